@@ -1,0 +1,1 @@
+"""Cashback rules and entries, risk assessment, the wallet ledger and withdrawals."""

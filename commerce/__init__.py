@@ -1,0 +1,1 @@
+"""The commerce domain: one Django app per sub-domain (core, notifications, catalog, offers, orders)."""

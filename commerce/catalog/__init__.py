@@ -1,0 +1,1 @@
+"""Merchants, categories, products, variants, stock and search."""

@@ -1,0 +1,109 @@
+"""One error shape for the whole API.
+
+Every error body is ``{"code": str, "detail": str}`` plus ``"fields": {name: [messages]}`` for validation
+errors. This handler covers DRF's exceptions, Django's ``Http404``/``PermissionDenied``/``RequestDataTooBig``,
+the project's :class:`~commerce.core.errors.DomainError` and, last, anything unexpected (500,
+``code: "server_error"``, logged with the request id and reported to Sentry; nothing internal in the body).
+"""
+
+import logging
+from typing import Any
+
+import sentry_sdk
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from commerce.core.errors import DomainError
+
+logger = logging.getLogger("commerce.api")
+
+
+def _flatten_messages(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [f"{key}: {msg}" for key, sub in value.items() for msg in _flatten_messages(sub)]
+    if isinstance(value, list | tuple):
+        return [msg for item in value for msg in _flatten_messages(item)]
+    return [str(value)]
+
+
+def _field_errors(detail: Any) -> dict[str, Any]:
+    """Validation detail as ``{field: [messages]}``; list-level errors go under ``non_field_errors``."""
+    if isinstance(detail, dict):
+        out: dict[str, Any] = {}
+        for key, value in detail.items():
+            if isinstance(value, dict):
+                out[str(key)] = _field_errors(value)
+            else:
+                out[str(key)] = _flatten_messages(value)
+        return out
+    return {"non_field_errors": _flatten_messages(detail)}
+
+
+def _first_code(codes: Any, default: str) -> str:
+    if isinstance(codes, str):
+        return codes
+    if isinstance(codes, dict):
+        for value in codes.values():
+            return _first_code(value, default)
+    if isinstance(codes, list | tuple) and codes:
+        return _first_code(codes[0], default)
+    return default
+
+
+def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "detail": detail}
+    if fields is not None:
+        body["fields"] = fields
+    return body
+
+
+def _validation_response(exc: exceptions.ValidationError) -> Response:
+    fields = _field_errors(exc.detail)
+    messages = _flatten_messages(exc.detail)
+    detail = messages[0] if len(messages) == 1 else "Invalid input."
+    return Response(error_body("invalid", detail, fields), status=status.HTTP_400_BAD_REQUEST)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        return Response(error_body("request_too_large", "Request body is too large."), status=413)
+
+    if isinstance(exc, exceptions.ValidationError):
+        set_rollback()
+        return _validation_response(exc)
+
+    if isinstance(exc, exceptions.APIException):
+        headers: dict[str, str] = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        detail = exc.detail
+        code = _first_code(exc.get_codes(), exc.default_code)
+        if isinstance(detail, dict):
+            # simplejwt's token errors carry {"detail", "code", "messages"}.
+            code = str(detail.get("code", code))
+            detail = detail.get("detail", exc.default_detail)
+        elif isinstance(detail, list):
+            detail = " ".join(_flatten_messages(detail))
+        set_rollback()
+        return Response(error_body(code, str(detail)), status=exc.status_code, headers=headers)
+
+    # Anything else is a bug: log it with the request id, report it, and answer without internals.
+    set_rollback()
+    logger.error("Unhandled API exception", exc_info=exc)
+    sentry_sdk.capture_exception(exc)
+    return Response(
+        error_body("server_error", "An unexpected error occurred. It has been logged."),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

@@ -1,0 +1,31 @@
+"""The id of the request being served, kept in a context variable so every log line can carry it."""
+
+import re
+import uuid
+from contextvars import ContextVar
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# Accept a caller's id only if it is short and made of safe characters (it ends up in logs and headers).
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+_current: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+def sanitize_request_id(candidate: str | None) -> str:
+    """The caller's id if sane, else a fresh one."""
+    if candidate and _SANE_REQUEST_ID.match(candidate):
+        return candidate
+    return uuid.uuid4().hex
+
+
+def get_request_id() -> str:
+    return _current.get()
+
+
+def set_request_id(value: str):
+    """Set the current id; returns a token for :func:`reset_request_id`."""
+    return _current.set(value)
+
+
+def reset_request_id(token) -> None:
+    _current.reset(token)

@@ -1,0 +1,1 @@
+"""Cart, checkout, orders, order events and invoices."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OrdersConfig(AppConfig):
+    name = "commerce.orders"
+    label = "orders"
+    verbose_name = "Orders"

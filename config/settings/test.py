@@ -1,0 +1,10 @@
+"""Settings for the test suite: base settings (embedded or full stack, by the environment), made fast."""
+
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SMS_BACKEND = "commerce.notifications.sms.InMemorySmsBackend"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Tests make many logins from one IP; lockout has its own tests that switch it on.
+AXES_ENABLED = False

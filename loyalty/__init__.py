@@ -1,0 +1,1 @@
+"""Loyalty points, tiers, redemption, achievements and leaderboards."""

@@ -1,0 +1,1 @@
+"""Payment gateways (Stripe, Razorpay, demo), payments, refunds and the webhook inbox."""
