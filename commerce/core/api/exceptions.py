@@ -29,6 +29,14 @@ def _flatten_messages(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _leaf_messages(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [msg for sub in value.values() for msg in _leaf_messages(sub)]
+    if isinstance(value, list | tuple):
+        return [msg for item in value for msg in _leaf_messages(item)]
+    return [str(value)]
+
+
 def _field_errors(detail: Any) -> dict[str, Any]:
     """Validation detail as ``{field: [messages]}``; list-level errors go under ``non_field_errors``."""
     if isinstance(detail, dict):
@@ -62,7 +70,7 @@ def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> 
 
 def _validation_response(exc: exceptions.ValidationError) -> Response:
     fields = _field_errors(exc.detail)
-    messages = _flatten_messages(exc.detail)
+    messages = _leaf_messages(exc.detail)
     detail = messages[0] if len(messages) == 1 else "Invalid input."
     return Response(error_body("invalid", detail, fields), status=status.HTTP_400_BAD_REQUEST)
 

@@ -1,0 +1,115 @@
+"""A URLconf for the error-shape tests: the real project URLs plus views that raise each kind of error."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.urls import path
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from accounts.models import User
+from commerce.core.errors import Conflict
+from commerce.core.request_id import get_request_id
+from config.urls import handler404, handler500  # noqa: F401
+from config.urls import urlpatterns as project_urlpatterns
+
+
+class AmountSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    email = serializers.EmailField()
+
+
+class EchoView(APIView):
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        serializer = AmountSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response({"amount": str(serializer.validated_data["amount"])})
+
+
+class PrivateView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+class ForbiddenView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        raise PermissionDenied
+
+
+class MissingView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        raise Http404
+
+
+class ConflictView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        raise Conflict("Only 2 left of SKU TSHIRT-M.", code="insufficient_stock")
+
+
+class OncePerMinute(AnonRateThrottle):
+    rate = "1/min"
+    scope = "test_once"
+
+    def get_rate(self):
+        return self.rate
+
+
+class ThrottledView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [OncePerMinute]
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+class BoomView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        raise RuntimeError("database password is hunter2")
+
+
+class RequestIdView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({"request_id": get_request_id()})
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email"]
+
+
+class UserListView(ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = UserSerializer
+    queryset = User.objects.order_by("id")
+
+
+urlpatterns = [
+    path("api/v1/_test/echo", EchoView.as_view()),
+    path("api/v1/_test/private", PrivateView.as_view()),
+    path("api/v1/_test/forbidden", ForbiddenView.as_view()),
+    path("api/v1/_test/missing", MissingView.as_view()),
+    path("api/v1/_test/conflict", ConflictView.as_view()),
+    path("api/v1/_test/throttled", ThrottledView.as_view()),
+    path("api/v1/_test/boom", BoomView.as_view()),
+    path("api/v1/_test/request-id", RequestIdView.as_view()),
+    path("api/v1/_test/users", UserListView.as_view()),
+    *project_urlpatterns,
+]
