@@ -5,3 +5,10 @@ class NotificationsConfig(AppConfig):
     name = "commerce.notifications"
     label = "notifications"
     verbose_name = "Notifications"
+
+    def ready(self) -> None:
+        from commerce.core.health import register_queue_stat
+
+        from .selectors import notification_dead_letter_count
+
+        register_queue_stat("dead_letter", notification_dead_letter_count)
