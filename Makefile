@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 QUEUES ?= default,notifications,webhooks
 
-.PHONY: venv run test worker beat lint check migrate seed schema clean
+.PHONY: venv run test worker beat lint check migrate seed schema bench clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -53,6 +53,9 @@ check: venv
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /tmp/commerce-schema.yml
+
+bench: venv
+	$(BIN)/python loadtests/run.py $(BENCH_ARGS)
 
 schema: venv
 	$(BIN)/python manage.py spectacular --validate --file schema.yml

@@ -1,0 +1,173 @@
+"""Benchmark runner: gunicorn on PostgreSQL + Redis with seeded data, locust headless, one report.
+
+    .venv/bin/python loadtests/run.py                     # 60 s, 40 users, 3 gunicorn workers
+    .venv/bin/python loadtests/run.py --duration 30 --users 20 --workers 2
+
+It creates (if missing) the database named in ``--database-url``, migrates it, runs ``seed_demo``, starts
+gunicorn on ``--port``, waits for ``/api/v1/health``, runs the ``BrowseUser`` scenario for a fixed time and prints
+requests/s, p50/p95/p99 latency and the error rate per endpoint. Results are also written as CSV under
+``loadtests/results/``. Throttling is raised for the run (all simulated shoppers come from one address).
+Only loopback addresses are used.
+"""
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+RESULTS = ROOT / "loadtests" / "results"
+
+
+def ensure_database(url: str) -> None:
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin_url = parsed._replace(path="/postgres").geturl()
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"Server did not become healthy at {url}")
+
+
+def report(prefix: Path) -> list[dict]:
+    rows = []
+    with open(f"{prefix}_stats.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            count = int(row["Request Count"])
+            failures = int(row["Failure Count"])
+            rows.append(
+                {
+                    "name": row["Name"],
+                    "requests": count,
+                    "rps": float(row["Requests/s"]),
+                    "p50": row["50%"],
+                    "p95": row["95%"],
+                    "p99": row["99%"],
+                    "errors": f"{(failures / count * 100) if count else 0:.2f}%",
+                }
+            )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/commerce_bench"),
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"))
+    parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument("--users", type=int, default=40, help="concurrent simulated shoppers")
+    parser.add_argument("--duration", type=int, default=60, help="seconds of load")
+    parser.add_argument("--skip-seed", action="store_true")
+    args = parser.parse_args()
+
+    host = f"http://127.0.0.1:{args.port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "DJANGO_DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+        "THROTTLE_ANON": "100000000/min",
+        "THROTTLE_USER": "100000000/min",
+        "DEMO_ADMIN_PASSWORD": os.environ.get("DEMO_ADMIN_PASSWORD", "bench-admin-password"),
+    }
+    ensure_database(args.database_url)
+    manage = [str(BIN / "python"), "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    if not args.skip_seed:
+        subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+
+    gunicorn = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    prefix = RESULTS / "browse"
+    try:
+        wait_for(f"{host}/api/v1/health")
+        subprocess.run(
+            [
+                str(BIN / "locust"),
+                "-f",
+                str(ROOT / "loadtests" / "locustfile.py"),
+                "BrowseUser",
+                "--headless",
+                "--host",
+                host,
+                "--users",
+                str(args.users),
+                "--spawn-rate",
+                str(args.users),
+                "--run-time",
+                f"{args.duration}s",
+                "--stop-timeout",
+                "5",
+                "--csv",
+                str(prefix),
+                "--only-summary",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=False,
+        )
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+
+    rows = report(prefix)
+    print(
+        f"\nBrowse benchmark: {args.duration}s, {args.users} users, "
+        f"gunicorn {args.workers}x{args.threads}, {os.cpu_count()} cores"
+    )
+    print(f"{'endpoint':32} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7}")
+    for row in rows:
+        print(
+            f"{row['name']:32} {row['requests']:>9} {row['rps']:>8.1f} "
+            f"{row['p50']:>7} {row['p95']:>7} {row['p99']:>7} {row['errors']:>7}"
+        )
+    total = next((row for row in rows if row["name"] == "Aggregated"), None)
+    return 1 if total is None or total["errors"] != "0.00%" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
