@@ -1,11 +1,24 @@
-"""Catalog data: merchants and their staff, the category tree, products, variants with stock, images.
+"""Catalog data: merchants and their staff, the category tree, products, variants with stock, images, and
+shoppers' saved searches.
 
 Only active products of active merchants are public (see ``selectors.public_products``).
+
+Denormalised product columns (``min_price``, ``currency``, ``in_stock``, ``search_vector``) are derived from
+the product's variants, category and text by ``services.product_refresh_denormalized``, which runs whenever a
+product or one of its variants is saved or deleted (see ``signals.py``). They exist so that price filters,
+price ordering and stock filters are plain indexed columns on one table rather than aggregates over variants.
+
+``popularity`` is a score that higher apps raise through ``services.product_add_popularity`` (for example the
+orders app for units sold, the offers app for clicks); it drives the ``popular`` ordering.
+
+PostgreSQL-only indexes (GIN on ``search_vector``, trigram GIN on ``title``) are created by migration 0002 on
+PostgreSQL only and are deliberately kept out of ``Meta.indexes`` so that SQLite never sees them.
 """
 
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -117,15 +130,46 @@ class Product(TimeStampedModel):
     attributes = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=ProductStatus.choices, default=ProductStatus.DRAFT)
 
+    # Denormalised from the variants, category and text; written only by services.product_refresh_denormalized.
+    min_price = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        db_index=True,
+        editable=False,
+        help_text="Lowest variant price; empty while the product has no variants.",
+    )
+    currency = models.CharField(max_length=3, default="INR", editable=False, help_text="Currency of min_price.")
+    in_stock = models.BooleanField(
+        default=False, db_index=True, editable=False, help_text="Some variant has stock on hand not yet allocated."
+    )
+    popularity = models.PositiveIntegerField(
+        default=0, db_index=True, editable=False, help_text="Raised by sales and offer clicks; drives 'popular'."
+    )
+    search_vector = SearchVectorField(null=True, editable=False)
+
     class Meta:
         ordering = ["-created_at", "id"]
         indexes = [
             models.Index(fields=["status", "merchant"]),
             models.Index(fields=["status", "category"]),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_price__isnull=True) | Q(min_price__gte=0), name="catalog_product_min_price_non_negative"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # Remembered so that a slug change can invalidate the cache entry under the old slug too.
+        instance._loaded_slug = instance.__dict__.get("slug")
+        return instance
 
 
 class ProductVariant(TimeStampedModel):
@@ -175,3 +219,19 @@ class ProductImage(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.alt_text or f"Image {self.pk} of {self.product_id}"
+
+
+class SavedSearch(TimeStampedModel):
+    """A shopper's named search: the validated query parameters of ``GET search`` (q, filters, ordering)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches")
+    name = models.CharField(max_length=100)
+    params = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "saved searches"
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="catalog_saved_search_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
