@@ -1,0 +1,30 @@
+"""Give the staff roles their permissions on the offers models (see accounts.roles)."""
+
+from django.db import migrations
+
+from accounts.roles import ADMIN, CATALOG_MANAGER, MERCHANT_STAFF, SUPPORT, grant_role_permissions
+
+MODELS = ("offer", "offerredemption", "offerclick", "offerdailystats", "offereventflush")
+ACTIONS = ("add", "change", "delete", "view")
+
+
+def grant(apps, schema_editor):
+    everything = [f"offers.{action}_{model}" for model in MODELS for action in ACTIONS]
+    grant_role_permissions(
+        apps,
+        {
+            ADMIN: everything,
+            CATALOG_MANAGER: everything,
+            MERCHANT_STAFF: ["offers.view_offer", "offers.add_offer", "offers.change_offer"],
+            SUPPORT: [f"offers.view_{model}" for model in MODELS],
+        },
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("offers", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
+
+    operations = [migrations.RunPython(grant, migrations.RunPython.noop)]
