@@ -274,7 +274,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Buffered offer views/clicks (Redis) into the database; expires so a stalled beat never piles up runs.
+    "offers-flush-events": {
+        "task": "commerce.offers.tasks.flush_offer_events",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
+}
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

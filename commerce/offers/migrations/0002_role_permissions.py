@@ -25,6 +25,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("offers", "0001_initial"),
         ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
     ]
 
     operations = [migrations.RunPython(grant, migrations.RunPython.noop)]
