@@ -84,10 +84,14 @@ def claim_lease() -> timedelta:
     return timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 300) + timedelta(minutes=1)
 
 
-def retry_countdown(*, attempts: int, rng: Callable[[], float] = random.random) -> float:
-    """Seconds to wait after failed attempt number ``attempts`` (1-based): exponential, jittered, capped."""
+def retry_countdown(*, attempts: int, rng: Callable[[], float] | None = None) -> float:
+    """Seconds to wait after failed attempt number ``attempts`` (1-based): exponential, jittered, capped.
+
+    The jitter (up to half the delay, from ``rng``, default ``random.random``) spreads out the retries of
+    messages that failed together, so a recovering provider is not hit by all of them at once."""
     delay = RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    return round(min(RETRY_MAX_SECONDS, delay + rng() * delay / 2), 3)
+    jitter = (rng or random.random)() * delay / 2
+    return round(min(RETRY_MAX_SECONDS, delay + jitter), 3)
 
 
 # --- Requesting messages --------------------------------------------------------------------------------
