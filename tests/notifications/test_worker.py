@@ -49,3 +49,10 @@ def test_a_real_worker_retries_a_transient_error_then_sends_once(transactional_d
         ("+919812345678", "482913 is your login code. It expires in 5 minutes. Never share it with anyone.")
     ]
     assert notification.provider_message_id == sms.outbox[0].message_id
+
+
+def test_notification_tasks_are_routed_to_the_notifications_queue():
+    router = app.amqp.router
+    for name in ("commerce.notifications.tasks.send_notification", "commerce.notifications.tasks.requeue_stale"):
+        assert name in app.tasks
+        assert router.route({}, name)["queue"].name == "notifications"
