@@ -47,6 +47,15 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _clear_sms_outbox():
+    from commerce.notifications.sms import reset_outbox
+
+    reset_outbox()
+    yield
+    reset_outbox()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

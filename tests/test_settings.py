@@ -35,6 +35,7 @@ PROD_ENV = {
     "DJANGO_SECRET_KEY": "p" * 20 + "-Very-Long-And-Random-Production-Secret-Key-0123456789",
     "DJANGO_ALLOWED_HOSTS": "shop.example.com",
     "DATABASE_URL": "postgres://shop:pw@db.internal:5432/shop",
+    "SMS_BACKEND": "commerce.notifications.sms.TwilioSmsBackend",
 }
 
 
@@ -93,6 +94,12 @@ def test_production_refuses_to_start_without_required_settings(missing):
     result = run(env, "-c", PROBE)
     assert result.returncode != 0
     assert f"{missing} must be set in production." in result.stderr
+
+
+def test_production_refuses_the_console_sms_backend():
+    result = run({**PROD_ENV, "SMS_BACKEND": "commerce.notifications.sms.ConsoleSmsBackend"}, "-c", PROBE)
+    assert result.returncode != 0
+    assert "SMS_BACKEND must be a real provider in production" in result.stderr
 
 
 def test_check_deploy_is_clean_in_production():

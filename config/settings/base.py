@@ -281,6 +281,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 10.0,
         "options": {"expires": 10},
     },
+    # Requeue notifications whose task was lost (broker down at commit); dead-letter ones stuck mid-send.
+    "notifications-requeue-stale": {
+        "task": "commerce.notifications.tasks.requeue_stale",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------------------

@@ -14,6 +14,12 @@ for _required in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"):
     if not env(_required, default=""):
         raise ImproperlyConfigured(f"{_required} must be set in production.")
 
+# The console backend would print one-time login codes into the logs.
+if SMS_BACKEND.endswith("ConsoleSmsBackend") and not env.bool("SMS_CONSOLE_IN_PRODUCTION", default=False):  # noqa: F405
+    raise ImproperlyConfigured(
+        "SMS_BACKEND must be a real provider in production (or set SMS_CONSOLE_IN_PRODUCTION=true for a local trial)."
+    )
+
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
