@@ -1,0 +1,79 @@
+"""Caching of hot catalog reads in the configured cache (local memory or Redis).
+
+Two kinds of keys:
+
+* a **catalog generation** counter. Every cached catalog structure (the category tree, the public merchant
+  map, product detail payloads) has the generation in its key, so bumping it invalidates all of them at once.
+  It is bumped when a category or merchant changes: those changes alter many products' public payloads (a
+  merchant suspension hides all its products, a category rename shows in every product of the category).
+* **per-product** detail entries, keyed by slug, deleted when that product, one of its variants or images
+  changes (:func:`product_cache_invalidate`), so a stock or price change does not flush the whole catalog.
+
+Invalidation is driven by the catalog's signal handlers (``signals.py``) and by services that write with
+``QuerySet.update``. Code in other apps that changes catalog rows with ``update()`` must call
+:func:`product_cache_invalidate` or :func:`catalog_cache_bump` itself.
+"""
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+
+GENERATION_KEY = "catalog:generation"
+TREE_TTL = 60 * 60
+MERCHANTS_TTL = 60 * 60
+PRODUCT_DETAIL_TTL = 10 * 60
+
+T = TypeVar("T")
+
+
+def catalog_generation() -> int:
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        # Start from the clock, never from a constant: after an eviction, entries written under an earlier
+        # generation with the same number could otherwise come back to life.
+        cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
+        generation = cache.get(GENERATION_KEY, 0)
+    return int(generation)
+
+
+def catalog_cache_bump() -> None:
+    """Invalidate every cached catalog structure (tree, merchants, all product details)."""
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:  # the key was missing or evicted
+        cache.set(GENERATION_KEY, time.time_ns(), timeout=None)
+
+
+def _key(name: str) -> str:
+    return f"catalog:{catalog_generation()}:{name}"
+
+
+def cached(name: str, build: Callable[[], T], *, timeout: int) -> T:
+    """The value cached under ``name`` in the current generation, built and stored on a miss."""
+    key = _key(name)
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, timeout=timeout)
+    return value
+
+
+def product_detail_key(slug: str) -> str:
+    return _key(f"product:{slug}")
+
+
+def product_detail_get(slug: str) -> dict[str, Any] | None:
+    return cache.get(product_detail_key(slug))
+
+
+def product_detail_set(slug: str, payload: dict[str, Any]) -> None:
+    cache.set(product_detail_key(slug), payload, timeout=PRODUCT_DETAIL_TTL)
+
+
+def product_cache_invalidate(*, slugs: Iterable[str]) -> None:
+    """Drop the cached detail payloads of the products with these slugs."""
+    keys = [product_detail_key(slug) for slug in {s for s in slugs if s}]
+    if keys:
+        cache.delete_many(keys)
