@@ -1,0 +1,81 @@
+"""Catalog test fixtures: building products with variants, role users, and an admin login that also satisfies
+the admin's two-factor (django-otp) check when it is enabled."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+
+from accounts.roles import CATALOG_MANAGER, MERCHANT_STAFF
+from tests.catalog.factories import (
+    MerchantMembershipFactory,
+    ProductFactory,
+    ProductImageFactory,
+    ProductVariantFactory,
+)
+from tests.factories import StaffFactory
+
+
+def build_product(*, prices=("499.00",), stock=10, allocated=0, image=True, **fields):
+    """A product with one variant per price (``stock`` on hand each) and, by default, one image."""
+    product = ProductFactory(**fields)
+    for price in prices:
+        ProductVariantFactory(product=product, price=Decimal(price), stock_on_hand=stock, stock_allocated=allocated)
+    if image:
+        ProductImageFactory(product=product)
+    product.refresh_from_db()
+    return product
+
+
+@pytest.fixture
+def make_product():
+    return build_product
+
+
+def _staff_in(role: str, **fields):
+    user = StaffFactory(**fields)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def merchant_staff_user():
+    """Returns ``make(merchant)``: a staff user in the merchant_staff role, member of ``merchant``."""
+
+    def make(merchant, **fields):
+        user = _staff_in(MERCHANT_STAFF, **fields)
+        MerchantMembershipFactory(merchant=merchant, user=user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def catalog_manager_user(db):
+    return _staff_in(CATALOG_MANAGER)
+
+
+@pytest.fixture
+def admin_login(client):
+    """``admin_login(user)`` signs ``user`` into the Django test client for the admin.
+
+    If the admin requires a verified second factor (django-otp), a confirmed TOTP device is created and the
+    session marked as verified with it, exactly as ``django_otp.login`` does after a correct code.
+    """
+
+    def login(user):
+        client.force_login(user)
+        try:
+            from django_otp import DEVICE_ID_SESSION_KEY
+            from django_otp.plugins.otp_totp.models import TOTPDevice
+        except ImportError:  # two-factor not installed: the plain login is enough
+            return client
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+            user=user, name="test device", confirmed=True
+        )
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return client
+
+    return login
