@@ -1,0 +1,207 @@
+"""Back office for offers.
+
+Merchant staff see and change only their own merchants' offers, pick only their own products, and cannot
+move an offer to another merchant (the merchant is read-only once the offer exists); catalog managers and
+admins see everything. The scoping is the catalog's :class:`MerchantScopedAdminMixin`. Relations use
+autocomplete widgets, so no page loads every product or category. Saving goes through ``offer_save`` and
+the switch actions through ``offer_set_active``, like any other caller.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from commerce.catalog.permissions import (
+    MerchantScopedAdminMixin,
+    register_merchant_scoped_model,
+    user_is_merchant_scoped,
+)
+from commerce.core.errors import DomainError
+
+from .models import AppliesTo, Offer, OfferClick, OfferDailyStats, OfferRedemption
+from .services import offer_save, offer_set_active
+
+register_merchant_scoped_model(Offer, "merchant")
+
+
+class OfferAdminForm(forms.ModelForm):
+    destination_url = forms.URLField(
+        label="Destination URL",
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        help_text=Offer._meta.get_field("destination_url").help_text,
+    )
+
+    class Meta:
+        model = Offer
+        fields = (
+            "merchant",
+            "title",
+            "description",
+            "kind",
+            "code",
+            "is_active",
+            "discount_type",
+            "discount_value",
+            "max_discount",
+            "min_order_amount",
+            "currency",
+            "applies_to",
+            "categories",
+            "products",
+            "cashback_rate",
+            "destination_url",
+            "starts_at",
+            "ends_at",
+            "usage_limit",
+            "per_user_limit",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        merchant = cleaned.get("merchant") or getattr(self.instance, "merchant", None)
+        applies_to = cleaned.get("applies_to")
+        products = cleaned.get("products")
+        categories = cleaned.get("categories")
+        if applies_to == AppliesTo.PRODUCTS and not products:
+            self.add_error("products", "Choose the products this offer applies to.")
+        if applies_to == AppliesTo.CATEGORIES and not categories:
+            self.add_error("categories", "Choose the categories this offer applies to.")
+        if merchant is not None and products:
+            foreign = [p.title for p in products if p.merchant_id != merchant.pk]
+            if foreign:
+                self.add_error("products", f"Not products of {merchant.name}: {', '.join(foreign)}.")
+        return cleaned
+
+
+class LiveStatusFilter(admin.SimpleListFilter):
+    title = "schedule"
+    parameter_name = "schedule"
+
+    def lookups(self, request, model_admin):
+        return [("live", "Live now"), ("scheduled", "Not started"), ("ended", "Ended"), ("off", "Switched off")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        value = self.value()
+        if value == "live":
+            return queryset.live(now)
+        if value == "scheduled":
+            return queryset.filter(is_active=True, starts_at__gt=now)
+        if value == "ended":
+            return queryset.filter(is_active=True, ends_at__lte=now)
+        if value == "off":
+            return queryset.filter(is_active=False)
+        return queryset
+
+
+class _ServiceSavingAdmin(admin.ModelAdmin):
+    def save_model(self, request, obj, form, change):
+        offer_save(offer=obj)
+
+
+@admin.register(Offer)
+class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
+    form = OfferAdminForm
+    merchant_scope_lookup = "merchant"
+    list_display = (
+        "title",
+        "merchant",
+        "kind",
+        "code",
+        "discount_type",
+        "discount_value",
+        "is_active",
+        "starts_at",
+        "ends_at",
+        "times_used",
+        "usage_limit",
+    )
+    list_filter = (
+        "kind",
+        "is_active",
+        LiveStatusFilter,
+        "discount_type",
+        "applies_to",
+        ("merchant", admin.RelatedOnlyFieldListFilter),
+    )
+    list_select_related = ("merchant",)
+    search_fields = ("title", "code", "merchant__name", "merchant__slug")
+    autocomplete_fields = ("merchant", "categories", "products")
+    readonly_fields = ("times_used", "created_at", "updated_at")
+    date_hierarchy = "starts_at"
+    ordering = ("-starts_at", "-id")
+    actions = ("switch_on", "switch_off")
+    fieldsets = (
+        (None, {"fields": ("merchant", "title", "description", "kind", "code", "is_active")}),
+        ("Discount", {"fields": ("discount_type", "discount_value", "max_discount", "min_order_amount", "currency")}),
+        ("Applies to", {"fields": ("applies_to", "categories", "products")}),
+        ("Cashback and destination", {"fields": ("cashback_rate", "destination_url")}),
+        ("Schedule and limits", {"fields": ("starts_at", "ends_at", "usage_limit", "per_user_limit", "times_used")}),
+        ("Record", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and user_is_merchant_scoped(request.user):
+            # Merchant staff cannot hand an offer over to another merchant, even one they also belong to.
+            fields = ("merchant", *fields)
+        return fields
+
+    def _switch(self, request, queryset: QuerySet[Offer], active: bool) -> None:
+        done = 0
+        for offer in queryset:
+            try:
+                offer_set_active(offer=offer, active=active)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{offer}: {exc.detail}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} offer(s) switched {'on' if active else 'off'}.", messages.SUCCESS)
+
+    @admin.action(description="Switch on (publish or resume)", permissions=["change"])
+    def switch_on(self, request, queryset):
+        self._switch(request, queryset, True)
+
+    @admin.action(description="Switch off (pause)", permissions=["change"])
+    def switch_off(self, request, queryset):
+        self._switch(request, queryset, False)
+
+
+class _ReadOnlyOfferRecordAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+    """Records written by the services only: viewable, never added or edited here."""
+
+    merchant_scope_lookup = "offer__merchant"
+    list_select_related = ("offer", "offer__merchant")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OfferRedemption)
+class OfferRedemptionAdmin(_ReadOnlyOfferRecordAdmin):
+    list_display = ("offer", "order_reference", "user", "amount", "currency", "created_at")
+    list_filter = ("created_at",)
+    search_fields = ("order_reference", "offer__code", "offer__title", "user__email")
+    raw_id_fields = ("offer", "user")
+
+
+@admin.register(OfferClick)
+class OfferClickAdmin(_ReadOnlyOfferRecordAdmin):
+    list_display = ("click_id", "offer", "user", "created_at")
+    list_filter = ("created_at",)
+    search_fields = ("=click_id", "offer__title", "offer__code", "user__email")
+    raw_id_fields = ("offer", "user")
+
+
+@admin.register(OfferDailyStats)
+class OfferDailyStatsAdmin(_ReadOnlyOfferRecordAdmin):
+    list_display = ("offer", "date", "views", "clicks")
+    list_filter = ("date",)
+    search_fields = ("offer__title", "offer__code")
+    raw_id_fields = ("offer",)

@@ -1,0 +1,217 @@
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.utils import timezone
+
+from commerce.offers.models import Offer
+from tests.catalog.factories import ProductFactory
+
+from .factories import OfferFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/offers/offer/"
+
+
+def change_url(offer: Offer) -> str:
+    return f"/admin/offers/offer/{offer.pk}/change/"
+
+
+def form_data(offer: Offer | None = None, **overrides) -> dict:
+    starts = timezone.localtime(timezone.now() - timedelta(days=1))
+    data = {
+        "merchant": offer.merchant_id if offer else "",
+        "title": offer.title if offer else "New offer",
+        "description": "",
+        "kind": "coupon",
+        "code": offer.code if offer else "NEWCODE",
+        "is_active": "on",
+        "discount_type": "percentage",
+        "discount_value": "10.00",
+        "max_discount": "",
+        "min_order_amount": "0.00",
+        "currency": "INR",
+        "applies_to": "merchant",
+        "cashback_rate": "",
+        "destination_url": "",
+        "starts_at_0": starts.strftime("%Y-%m-%d"),
+        "starts_at_1": starts.strftime("%H:%M:%S"),
+        "ends_at_0": "",
+        "ends_at_1": "",
+        "usage_limit": "",
+        "per_user_limit": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_merchant_staff_see_only_their_merchants_offers(client, admin_login, merchant_staff, merchant, other_merchant):
+    own = OfferFactory(merchant=merchant, title="Acme sale")
+    OfferFactory(merchant=other_merchant, title="Globex sale")
+    admin_login(client, merchant_staff)
+
+    response = client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [own]
+    assert b"Globex sale" not in response.content
+
+
+def test_merchant_staff_get_404_for_another_merchants_offer(client, admin_login, merchant_staff, other_merchant):
+    foreign = OfferFactory(merchant=other_merchant)
+    admin_login(client, merchant_staff)
+    assert client.get(change_url(foreign)).status_code == 404
+    assert client.post(change_url(foreign), form_data(foreign, title="Mine now")).status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.title != "Mine now"
+
+
+def test_merchant_staff_change_their_offer_but_cannot_move_it(
+    client, admin_login, merchant_staff, merchant, other_merchant
+):
+    offer = OfferFactory(merchant=merchant, title="Old title")
+    admin_login(client, merchant_staff)
+
+    response = client.post(change_url(offer), form_data(offer, title="New title", merchant=other_merchant.pk))
+
+    assert response.status_code == 302
+    offer.refresh_from_db()
+    assert offer.title == "New title"
+    assert offer.merchant == merchant
+
+
+def test_merchant_staff_cannot_add_an_offer_for_another_merchant(
+    client, admin_login, merchant_staff, merchant, other_merchant
+):
+    admin_login(client, merchant_staff)
+
+    refused = client.post("/admin/offers/offer/add/", form_data(merchant=other_merchant.pk, code="SNEAKY"))
+    assert refused.status_code == 200
+    assert "merchant" in refused.context["adminform"].form.errors
+    assert not Offer.objects.exists()
+
+    created = client.post("/admin/offers/offer/add/", form_data(merchant=merchant.pk, code="ACME5"))
+    assert created.status_code == 302
+    assert Offer.objects.get().merchant == merchant
+
+
+def test_merchant_staff_cannot_attach_another_merchants_products(
+    client, admin_login, merchant_staff, merchant, other_merchant
+):
+    own_product = ProductFactory(merchant=merchant)
+    foreign_product = ProductFactory(merchant=other_merchant)
+    offer = OfferFactory(merchant=merchant)
+    admin_login(client, merchant_staff)
+
+    refused = client.post(
+        change_url(offer), form_data(offer, applies_to="products", products=[own_product.pk, foreign_product.pk])
+    )
+    assert refused.status_code == 200
+    assert "products" in refused.context["adminform"].form.errors
+    assert list(offer.products.all()) == []
+
+    accepted = client.post(change_url(offer), form_data(offer, applies_to="products", products=[own_product.pk]))
+    assert accepted.status_code == 302
+    assert list(offer.products.all()) == [own_product]
+
+
+def test_product_offer_needs_products(client, admin_login, catalog_manager, merchant):
+    offer = OfferFactory(merchant=merchant)
+    admin_login(client, catalog_manager)
+    response = client.post(change_url(offer), form_data(offer, applies_to="products"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["products"] == ["Choose the products this offer applies to."]
+
+
+def test_catalog_managers_see_and_change_every_offer(client, admin_login, catalog_manager, merchant, other_merchant):
+    acme = OfferFactory(merchant=merchant)
+    globex = OfferFactory(merchant=other_merchant)
+    admin_login(client, catalog_manager)
+
+    response = client.get(CHANGELIST)
+    assert {o.pk for o in response.context["cl"].result_list} == {acme.pk, globex.pk}
+
+    assert client.post(change_url(globex), form_data(globex, merchant=merchant.pk)).status_code == 302
+    globex.refresh_from_db()
+    assert globex.merchant == merchant
+
+
+def test_changelist_search_and_filters(client, admin_login, catalog_manager, merchant):
+    summer = OfferFactory(merchant=merchant, title="Summer sale", code="SUMMER")
+    paused = OfferFactory(merchant=merchant, title="Winter sale", code="WINTER", is_active=False)
+    admin_login(client, catalog_manager)
+
+    assert list(client.get(CHANGELIST, {"q": "summer"}).context["cl"].result_list) == [summer]
+    assert list(client.get(CHANGELIST, {"is_active__exact": "0"}).context["cl"].result_list) == [paused]
+    assert list(client.get(CHANGELIST, {"schedule": "live"}).context["cl"].result_list) == [summer]
+    assert list(client.get(CHANGELIST, {"schedule": "off"}).context["cl"].result_list) == [paused]
+
+
+def test_relations_use_autocomplete_widgets_not_full_select_boxes(client, admin_login, catalog_manager, merchant):
+    offer = OfferFactory(merchant=merchant)
+    ProductFactory(merchant=merchant, title="Product that must not be preloaded")
+    admin_login(client, catalog_manager)
+
+    response = client.get(change_url(offer))
+
+    form = response.context["adminform"].form
+    assert isinstance(form.fields["merchant"].widget.widget, AutocompleteSelect)
+    assert isinstance(form.fields["products"].widget.widget, AutocompleteSelectMultiple)
+    assert isinstance(form.fields["categories"].widget.widget, AutocompleteSelectMultiple)
+    assert b"Product that must not be preloaded" not in response.content
+
+
+def test_product_autocomplete_for_merchant_staff_offers_only_their_products(
+    client, admin_login, merchant_staff, merchant, other_merchant
+):
+    own = ProductFactory(merchant=merchant, title="Acme shoe")
+    ProductFactory(merchant=other_merchant, title="Globex shoe")
+    admin_login(client, merchant_staff)
+
+    response = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "offers", "model_name": "offer", "field_name": "products", "term": "shoe"},
+    )
+
+    assert response.status_code == 200
+    assert [r["id"] for r in response.json()["results"]] == [str(own.pk)]
+
+
+def test_switch_off_action_goes_through_the_service(client, admin_login, catalog_manager, merchant):
+    offer = OfferFactory(merchant=merchant)
+    admin_login(client, catalog_manager)
+    response = client.post(CHANGELIST, {"action": "switch_off", "_selected_action": [offer.pk]}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["1 offer(s) switched off."]
+    offer.refresh_from_db()
+    assert offer.is_active is False
+
+
+def test_switch_on_refuses_a_code_already_live_elsewhere(client, admin_login, catalog_manager, merchant):
+    OfferFactory(merchant=merchant, code="SAME")
+    paused = OfferFactory(merchant=merchant, code="same", is_active=False)
+    admin_login(client, catalog_manager)
+    response = client.post(CHANGELIST, {"action": "switch_on", "_selected_action": [paused.pk]}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == [
+        f"{paused}: Another active offer already uses the code same."
+    ]
+    paused.refresh_from_db()
+    assert paused.is_active is False
+
+
+def test_merchant_staff_cannot_see_clicks_or_stats(client, admin_login, merchant_staff):
+    admin_login(client, merchant_staff)
+    assert client.get("/admin/offers/offerclick/").status_code == 403
+    assert client.get("/admin/offers/offerdailystats/").status_code == 403
+
+
+def test_click_search_by_click_id(client, admin_login, catalog_manager, merchant, settings):
+    from commerce.offers.models import OfferClick
+
+    offer = OfferFactory(merchant=merchant)
+    click = OfferClick.objects.create(offer=offer)
+    OfferClick.objects.create(offer=offer)
+    admin_login(client, catalog_manager)
+    response = client.get("/admin/offers/offerclick/", {"q": str(click.click_id)})
+    assert list(response.context["cl"].result_list) == [click]
+    assert client.get("/admin/offers/offerclick/", {"q": "not-a-uuid"}).status_code == 200
