@@ -1,0 +1,289 @@
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from commerce.catalog import selectors
+from commerce.catalog.models import ProductStatus
+from tests.catalog.factories import CategoryFactory, MerchantFactory
+
+pytestmark = pytest.mark.django_db
+
+SEARCH_URL = "/api/v1/search"
+
+
+def slugs(response):
+    return [item["slug"] for item in response.json()["results"]]
+
+
+@pytest.fixture
+def faceted(make_product):
+    electronics = CategoryFactory(name="Electronics", slug="electronics")
+    audio = CategoryFactory(name="Audio", slug="audio", parent=electronics)
+    fashion = CategoryFactory(name="Fashion", slug="fashion")
+    acme = MerchantFactory(name="Acme", slug="acme")
+    bolt = MerchantFactory(name="Bolt", slug="bolt")
+    make_product(slug="p1", title="Zen Widget One", category=audio, merchant=acme, brand="Zen", prices=("300.00",))
+    make_product(
+        slug="p2", title="Nova Widget Two", category=audio, merchant=bolt, brand="Nova", prices=("700.00",), stock=0
+    )
+    make_product(
+        slug="p3", title="Zen Widget Three", category=electronics, merchant=acme, brand="Zen", prices=("1200.00",)
+    )
+    make_product(slug="p4", title="Nova Widget Four", category=fashion, merchant=bolt, brand="Nova", prices=("6000",))
+    make_product(slug="p5", title="Plain Sock", category=fashion, merchant=acme, brand="", prices=("100.00",))
+    make_product(slug="p6", title="Hidden Widget", category=fashion, merchant=acme, status=ProductStatus.DRAFT)
+
+
+def price_counts(body):
+    return {band["key"]: band["count"] for band in body["facets"]["price"]}
+
+
+def test_facets_honour_the_other_filters(api_client, faceted):
+    response = api_client.get(SEARCH_URL, {"q": "widget", "brand": "Zen"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2
+    assert sorted(slugs(response)) == ["p1", "p3"]
+    facets = body["facets"]
+    # The brand facet ignores the brand filter: the shopper can still switch to Nova.
+    assert facets["brand"] == [{"value": "Nova", "count": 2}, {"value": "Zen", "count": 2}]
+    # Category counts include descendants: p1 (audio) also counts for electronics.
+    assert facets["category"] == [
+        {"slug": "electronics", "name": "Electronics", "parent": None, "count": 2},
+        {"slug": "audio", "name": "Audio", "parent": "electronics", "count": 1},
+    ]
+    assert facets["merchant"] == [{"slug": "acme", "name": "Acme", "count": 2}]
+    assert price_counts(body) == {"0-500": 1, "500-1000": 0, "1000-2500": 1, "2500-5000": 0, "5000+": 0}
+    assert facets["price"][0] == {"key": "0-500", "min": "0.00", "max": "500.00", "count": 1}
+    assert facets["price"][-1] == {"key": "5000+", "min": "5000.00", "max": None, "count": 0}
+    assert facets["in_stock"] == {"true": 2, "false": 0}
+
+
+def test_each_facet_ignores_only_its_own_filter(api_client, faceted):
+    body = api_client.get(
+        SEARCH_URL, {"q": "widget", "merchant": "bolt", "in_stock": "true", "max_price": "1000"}
+    ).json()
+
+    assert body["count"] == 0
+    facets = body["facets"]
+    # merchant facet: in stock and <= 1000 -> p1 (acme) only.
+    assert facets["merchant"] == [{"slug": "acme", "name": "Acme", "count": 1}]
+    # stock facet: bolt and <= 1000 -> p2, out of stock.
+    assert facets["in_stock"] == {"true": 0, "false": 1}
+    # price facet: bolt and in stock -> p4 at 6000.
+    assert price_counts(body)["5000+"] == 1
+    assert sum(price_counts(body).values()) == 1
+    assert facets["brand"] == []
+    assert facets["category"] == []
+
+
+def test_category_filter_in_search_includes_descendants(api_client, faceted):
+    body = api_client.get(SEARCH_URL, {"q": "widget", "category": "electronics"}).json()
+    assert sorted(item["slug"] for item in body["results"]) == ["p1", "p2", "p3"]
+    # The category facet ignores the category filter.
+    assert {c["slug"]: c["count"] for c in body["facets"]["category"]} == {"electronics": 3, "audio": 2, "fashion": 1}
+
+
+def test_search_without_query_browses_with_facets(api_client, faceted):
+    body = api_client.get(SEARCH_URL).json()
+    assert body["count"] == 5
+    assert body["facets"]["in_stock"] == {"true": 4, "false": 1}
+
+
+def test_search_bad_input(api_client, faceted):
+    for params, field in [
+        ({"q": "x" * 201}, "q"),
+        ({"q": "widget", "ordering": "best"}, "ordering"),
+        ({"q": "widget", "min_price": "10", "max_price": "5"}, "min_price"),
+        ({"q": "widget", "category": "nope"}, "category"),
+        ({"q": "widget", "page": "5"}, "page"),
+    ]:
+        response = api_client.get(SEARCH_URL, params)
+        assert response.status_code == 400, params
+        assert list(response.json()["fields"]) == [field]
+
+
+def test_search_pagination_uses_the_facet_total(api_client, make_product):
+    for n in range(5):
+        make_product(slug=f"w{n}", title=f"Widget {n}")
+    body = api_client.get(SEARCH_URL, {"q": "widget", "page_size": 2, "page": 3, "ordering": "newest"}).json()
+    assert body["count"] == 5
+    assert body["next"] is None
+    assert slugs_of(body) == ["w0"]
+
+
+def slugs_of(body):
+    return [item["slug"] for item in body["results"]]
+
+
+def _search_queries(api_client, params):
+    with CaptureQueriesContext(connection) as ctx:
+        response = api_client.get(SEARCH_URL, params)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.json()
+
+
+def test_search_with_facets_query_budget(api_client, make_product):
+    category = CategoryFactory(slug="gear")
+    merchant = MerchantFactory(slug="shop")
+    make_product(title="Widget 0", category=category, merchant=merchant)
+    params = {"q": "widget", "category": "gear", "merchant": "shop", "in_stock": "true", "page_size": 50}
+
+    cache.clear()
+    cold, body = _search_queries(api_client, params)
+    assert body["count"] == 1
+    assert cold <= 6
+    one, _ = _search_queries(api_client, params)
+    for n in range(1, 50):
+        make_product(title=f"Widget {n}", category=category, merchant=merchant)
+    fifty, body = _search_queries(api_client, params)
+    assert len(body["results"]) == 50
+    assert one == fifty == 3  # facets with the total (one UNION ALL statement), page, images
+
+
+def test_substring_fallback_search(api_client, make_product, monkeypatch):
+    """The non-PostgreSQL path (what SQLite uses), forced on whatever database runs the suite."""
+    monkeypatch.setattr(selectors, "is_postgres", lambda: False)
+    audio = CategoryFactory(name="Audio", slug="audio")
+    make_product(slug="title", title="Studio Headphones", description="Closed back.")
+    make_product(slug="desc", title="DJ Kit", description="Comes with headphones and a mixer.")
+    make_product(slug="cat", title="Boom Box", category=audio)
+    make_product(slug="brand", title="Cable", brand="Audiophile")
+    make_product(slug="none", title="Teapot", description="Porcelain.")
+    make_product(slug="draft", title="Draft Headphones", status=ProductStatus.DRAFT)
+
+    assert slugs(api_client.get(SEARCH_URL, {"q": "headphones"})) == ["title", "desc"]
+    assert slugs(api_client.get(SEARCH_URL, {"q": "HEADPHONES"})) == ["title", "desc"]
+    # Every word must match somewhere; a title match ranks first.
+    assert slugs(api_client.get(SEARCH_URL, {"q": "headphones mixer"})) == ["desc"]
+    assert sorted(slugs(api_client.get(SEARCH_URL, {"q": "audio"}))) == ["brand", "cat"]
+    assert slugs(api_client.get(SEARCH_URL, {"q": "phone"})) == ["title", "desc"]
+    body = api_client.get(SEARCH_URL, {"q": "headphones"}).json()
+    assert body["count"] == 2
+    assert body["facets"]["in_stock"] == {"true": 2, "false": 0}
+
+
+def test_products_list_accepts_q(api_client, make_product, monkeypatch):
+    monkeypatch.setattr(selectors, "is_postgres", lambda: False)
+    make_product(slug="a", title="Red Kettle")
+    make_product(slug="b", title="Blue Mug")
+    assert slugs(api_client.get("/api/v1/products", {"q": "kettle"})) == ["a"]
+
+
+def test_autocomplete_returns_products_categories_and_merchants(api_client, make_product, monkeypatch):
+    monkeypatch.setattr(selectors, "is_postgres", lambda: False)
+    CategoryFactory(name="Headphones", slug="headphones")
+    CategoryFactory(name="Hats", slug="hats")
+    MerchantFactory(name="Head Start Audio", slug="head-start")
+    make_product(slug="p1", title="Headphones Pro")
+    make_product(slug="p2", title="Over-ear headphones")
+    make_product(slug="p3", title="Hidden Headset", status=ProductStatus.DRAFT)
+
+    response = api_client.get("/api/v1/search/autocomplete", {"q": "head"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["products"] == [
+        {"slug": "p1", "title": "Headphones Pro"},
+        {"slug": "p2", "title": "Over-ear headphones"},
+    ]
+    assert body["categories"] == [{"slug": "headphones", "name": "Headphones"}]
+    assert body["merchants"] == [{"slug": "head-start", "name": "Head Start Audio"}]
+
+
+def test_autocomplete_requires_a_short_q(api_client):
+    assert list(api_client.get("/api/v1/search/autocomplete").json()["fields"]) == ["q"]
+    assert api_client.get("/api/v1/search/autocomplete", {"q": "x" * 201}).status_code == 400
+
+
+def test_autocomplete_query_budget(api_client, make_product, django_assert_max_num_queries):
+    for n in range(10):
+        make_product(title=f"Lamp {n}")
+    cache.clear()
+    with django_assert_max_num_queries(3):  # products, category index, merchant index
+        response = api_client.get("/api/v1/search/autocomplete", {"q": "lamp"})
+    assert len(response.json()["products"]) == 5
+
+
+# --- PostgreSQL: full-text ranking and trigram typo tolerance ---------------------------------------------
+
+
+@pytest.mark.postgres
+def test_title_match_ranks_above_description_match(api_client, make_product):
+    make_product(slug="desc", title="DJ Kit", description="Comes with headphones and a mixer.")
+    make_product(slug="title", title="Studio Headphones", description="Closed back, for mixing.")
+    make_product(slug="none", title="Teapot", description="Porcelain.")
+
+    assert slugs(api_client.get(SEARCH_URL, {"q": "headphones"})) == ["title", "desc"]
+
+
+@pytest.mark.postgres
+def test_brand_and_category_names_are_searchable_and_rank_between(api_client, make_product):
+    audio = CategoryFactory(name="Audio", slug="audio")
+    make_product(slug="desc", title="Cable", description="Great audio quality.")
+    make_product(slug="cat", title="Boom Box", category=audio)
+    make_product(slug="title", title="Audio Interface")
+
+    assert slugs(api_client.get(SEARCH_URL, {"q": "audio"})) == ["title", "cat", "desc"]
+
+
+@pytest.mark.postgres
+def test_stemming_matches_word_forms(api_client, make_product):
+    make_product(slug="run", title="Trail Running Shoes")
+    assert slugs(api_client.get(SEARCH_URL, {"q": "runs"})) == ["run"]
+
+
+@pytest.mark.postgres
+def test_typo_finds_the_product_through_trigrams(api_client, make_product):
+    make_product(slug="hp", title="Wireless Headphones")
+    make_product(slug="other", title="Garden Hose")
+
+    body = api_client.get(SEARCH_URL, {"q": "headphnoes"}).json()
+    assert [item["slug"] for item in body["results"]] == ["hp"]
+    assert body["count"] == 1
+
+
+@pytest.mark.postgres
+def test_exact_matches_rank_above_typo_matches(api_client, make_product):
+    make_product(slug="fuzzy", title="Headphone Stand")
+    make_product(slug="exact", title="Wireless Headphones", description="Headphones with noise cancelling.")
+    assert slugs(api_client.get(SEARCH_URL, {"q": "headphones"}))[0] == "exact"
+
+
+@pytest.mark.postgres
+def test_search_vector_follows_category_rename(api_client, make_product):
+    category = CategoryFactory(name="Audio", slug="audio")
+    make_product(slug="box", title="Boom Box", category=category)
+    assert slugs(api_client.get(SEARCH_URL, {"q": "speakers"})) == []
+    category.name = "Speakers"
+    category.save()
+    assert slugs(api_client.get(SEARCH_URL, {"q": "speakers"})) == ["box"]
+
+
+@pytest.mark.postgres
+def test_facets_on_postgres_full_text(api_client, faceted):
+    body = api_client.get(SEARCH_URL, {"q": "widgets", "brand": "Nova"}).json()
+    assert sorted(item["slug"] for item in body["results"]) == ["p2", "p4"]
+    assert body["facets"]["brand"] == [{"value": "Nova", "count": 2}, {"value": "Zen", "count": 2}]
+    assert body["facets"]["in_stock"] == {"true": 1, "false": 1}
+
+
+@pytest.mark.postgres
+def test_autocomplete_tolerates_typos_on_postgres(api_client, make_product):
+    make_product(slug="hp", title="Wireless Headphones")
+    make_product(slug="hose", title="Garden Hose")
+    body = api_client.get("/api/v1/search/autocomplete", {"q": "headphnes"}).json()
+    assert body["products"] == [{"slug": "hp", "title": "Wireless Headphones"}]
+
+
+@pytest.mark.postgres
+def test_search_uses_the_stored_vector_with_a_gin_index():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalog_product' AND indexdef LIKE '%gin%'"
+        )
+        indexes = dict(cursor.fetchall())
+    assert "catalog_product_search_gin" in indexes
+    assert "gin_trgm_ops" in indexes["catalog_product_title_trgm"]
