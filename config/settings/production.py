@@ -26,8 +26,8 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 # HTTPS everywhere; the proxy in front sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-# Health probes come over plain HTTP from inside the cluster / container.
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/health"]
+# Health probes and the Prometheus scraper come over plain HTTP from inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
