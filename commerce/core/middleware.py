@@ -1,5 +1,6 @@
 """Request-level middleware: request ids, and the API's body-size limit."""
 
+import ipaddress
 from collections.abc import Callable
 
 from django.conf import settings
@@ -46,4 +47,24 @@ class ApiBodyLimitMiddleware:
                 return JsonResponse(
                     {"code": "request_too_large", "detail": f"Request body exceeds {limit} bytes."}, status=413
                 )
+        return self.get_response(request)
+
+
+class MetricsAccessMiddleware:
+    """Serves ``/metrics`` only to clients in ``METRICS_ALLOWED_CIDRS`` (empty: everyone); others get a 404.
+
+    The scraper connects to the app directly, so ``REMOTE_ADDR`` is its own address, not a proxy's."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.networks = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.METRICS_ALLOWED_CIDRS]
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self.networks and request.path == "/metrics":
+            try:
+                address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+            except ValueError:
+                address = None
+            if address is None or not any(address in network for network in self.networks):
+                return HttpResponse(status=404)
         return self.get_response(request)

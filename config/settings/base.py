@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "commerce.core.middleware.RequestIdMiddleware",
     "commerce.core.middleware.ApiBodyLimitMiddleware",
+    "commerce.core.middleware.MetricsAccessMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -163,6 +164,11 @@ AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_USERNAME_FORM_FIELD = "email"
 AXES_VERBOSE = False
+# Locked-out clients get 429 + Retry-After: the API error shape under /api/, a page in the admin.
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# django-otp: the issuer name authenticator apps show; TOTP secrets are not shown in the admin.
+OTP_TOTP_ISSUER = "Commerce"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Static and media -----------------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -175,6 +181,10 @@ STORAGES = {
         "BACKEND": env("STATICFILES_STORAGE", default="django.contrib.staticfiles.storage.StaticFilesStorage")
     },
 }
+
+# --- Metrics --------------------------------------------------------------------------------------------
+# Who may read /metrics; empty means anyone (the embedded default). Production defaults to private ranges.
+METRICS_ALLOWED_CIDRS = env.list("METRICS_ALLOWED_CIDRS", default=[])
 
 # --- Money ----------------------------------------------------------------------------------------------
 DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", default="INR")

@@ -24,3 +24,9 @@ def test_prometheus_metrics_are_exported(client):
     assert "django_http_requests_total_by_method_total" in text
     assert "django_db_execute_total" in text
     assert "django_cache_get_total" in text
+
+
+def test_metrics_are_refused_outside_the_allowed_networks(settings, client):
+    settings.METRICS_ALLOWED_CIDRS = ["10.0.0.0/8"]
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 404
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
