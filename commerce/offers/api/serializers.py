@@ -55,11 +55,14 @@ class OfferDetailSerializer(OfferSerializer):
 
 
 class TrendingOfferSerializer(OfferSerializer):
-    trending_score = serializers.FloatField(read_only=True)
+    trending_score = serializers.SerializerMethodField(help_text="Decayed, weighted activity of the last 7 days.")
 
     class Meta(OfferSerializer.Meta):
         fields = [*OfferSerializer.Meta.fields, "trending_score"]
         read_only_fields = fields
+
+    def get_trending_score(self, offer: Offer) -> float:
+        return round(offer.trending_score, 3)
 
 
 class TrendingResponseSerializer(serializers.Serializer):

@@ -61,7 +61,7 @@ def with_click_id(url: str, click_id: uuid.UUID) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != CLICK_ID_PARAM]
     query.append((CLICK_ID_PARAM, str(click_id)))
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(path=parts.path or "/", query=urlencode(query)))
 
 
 def _add_daily_counts(counts: dict[tuple[int, date], tuple[int, int]]) -> None:
