@@ -325,3 +325,20 @@ def test_trending_is_cached_for_a_minute(api_client, django_assert_num_queries):
 def test_trending_is_empty_without_events(api_client):
     OfferFactory(kind=OfferKind.COUPON)
     assert api_client.get("/api/v1/offers/trending").json() == {"window_days": 7, "results": []}
+
+
+# --- query budgets ---------------------------------------------------------------------------------------
+
+
+def test_list_page_costs_two_queries_whatever_its_size(api_client, django_assert_num_queries):
+    for _ in range(5):
+        OfferFactory()
+    with django_assert_num_queries(2):  # count + page (merchant joined)
+        assert len(ids(api_client.get("/api/v1/offers?expiring_within_days=365"))) == 5
+
+
+def test_trending_costs_one_query(api_client, django_assert_num_queries):
+    for views in (3, 2, 1):
+        OfferDailyStatsFactory(offer=OfferFactory(), views=views)
+    with django_assert_num_queries(1):
+        assert len(api_client.get("/api/v1/offers/trending").json()["results"]) == 3
