@@ -9,6 +9,7 @@ import csv
 from collections.abc import Iterator
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
@@ -38,6 +39,10 @@ def csv_safe(value: object) -> str:
     return "'" + text if text.startswith(CSV_FORMULA_PREFIXES) else text
 
 
+# Django 6 defaults scheme-less URLs to https; opt in now (and silence the transition warning).
+URL_FIELD_OVERRIDES = {models.URLField: {"assume_scheme": "https"}}
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -52,6 +57,7 @@ class MerchantMembershipInline(admin.TabularInline):
 @admin.register(Merchant)
 class MerchantAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
     merchant_scope_lookup = "pk"
+    formfield_overrides = URL_FIELD_OVERRIDES
     list_display = ["name", "slug", "status", "default_cashback_rate", "commission_rate", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug", "website", "support_email"]
@@ -108,6 +114,7 @@ class ProductVariantInline(admin.TabularInline):
 class ProductImageInline(admin.TabularInline):
     model = ProductImage
     extra = 0
+    formfield_overrides = URL_FIELD_OVERRIDES
     fields = ["image", "url", "alt_text", "position"]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchVector
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Subquery, Value
+from django.db.models import Case, Exists, F, OuterRef, Subquery, TextField, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -58,11 +58,14 @@ def _category_paths(category_ids: Iterable[int]) -> dict[int, str]:
     return paths
 
 
-def products_refresh_search_vectors(*, product_ids: Iterable[int] | None = None, category_ids=None) -> int:
+def products_refresh_search_vectors(
+    *, product_ids: Iterable[int] | None = None, category_ids: Iterable[int] | None = None
+) -> int:
     """Recompute the weighted search vector (title A, brand and category names B, description C).
 
-    PostgreSQL only; a no-op elsewhere (the SQLite search does not use the column). Runs one UPDATE per
-    category involved. Pass ``product_ids``, or ``category_ids`` to refresh every product in those categories.
+    PostgreSQL only; a no-op elsewhere (the SQLite search does not use the column). Pass ``product_ids``, or
+    ``category_ids`` to refresh every product in those categories. Three queries whatever the number of
+    products: the products' categories, all category names, one UPDATE (category paths come from a CASE).
     """
     if connection.vendor != "postgresql":
         return 0
@@ -71,19 +74,25 @@ def products_refresh_search_vectors(*, product_ids: Iterable[int] | None = None,
         products = products.filter(pk__in=list(product_ids))
     if category_ids is not None:
         products = products.filter(category_id__in=list(category_ids))
-    by_category: dict[int, list[int]] = defaultdict(list)
-    for product_id, category_id in products.values_list("id", "category_id"):
-        by_category[category_id].append(product_id)
-    paths = _category_paths(by_category)
-    updated = 0
-    for category_id, ids in by_category.items():
-        vector = (
-            SearchVector("title", weight="A", config=SEARCH_CONFIG)
-            + SearchVector("brand", Value(paths[category_id]), weight="B", config=SEARCH_CONFIG)
-            + SearchVector("description", weight="C", config=SEARCH_CONFIG)
-        )
-        updated += Product.objects.filter(pk__in=ids).update(search_vector=vector)
-    return updated
+    return _update_search_vectors(list(products.values_list("id", "category_id")))
+
+
+def _update_search_vectors(rows: list[tuple[int, int]]) -> int:
+    """``rows`` are ``(product_id, category_id)``; two queries: the category names, one UPDATE."""
+    if not rows:
+        return 0
+    paths = _category_paths(category_id for _, category_id in rows)
+    category_names = Case(
+        *[When(category_id=category_id, then=Value(path)) for category_id, path in paths.items()],
+        default=Value(""),
+        output_field=TextField(),
+    )
+    vector = (
+        SearchVector("title", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("brand", category_names, weight="B", config=SEARCH_CONFIG)
+        + SearchVector("description", weight="C", config=SEARCH_CONFIG)
+    )
+    return Product.objects.filter(pk__in=[product_id for product_id, _ in rows]).update(search_vector=vector)
 
 
 def category_refresh_search_vectors(*, category: Category) -> int:
@@ -107,7 +116,7 @@ def products_refresh_denormalized(*, product_ids: Iterable[int], include_search_
 
     ``min_price`` is the lowest price over all variants (``NULL`` without variants) and ``currency`` that
     variant's currency; ``in_stock`` is true when some variant has stock on hand that is not allocated.
-    Costs a fixed number of queries whatever the number of products (plus one per category for the vector).
+    Costs a fixed number of queries whatever the number of products: two, four with the vector on PostgreSQL.
     """
     ids = sorted(set(product_ids))
     if not ids:
@@ -120,9 +129,10 @@ def products_refresh_denormalized(*, product_ids: Iterable[int], include_search_
             currency=Coalesce(Subquery(cheapest.values("currency")[:1]), F("currency")),
             in_stock=Exists(variants.filter(stock_on_hand__gt=F("stock_allocated"))),
         )
-        if include_search_vector:
-            products_refresh_search_vectors(product_ids=ids)
-        slugs = list(Product.objects.filter(pk__in=ids).values_list("slug", flat=True))
+        rows = list(Product.objects.filter(pk__in=ids).values_list("id", "category_id", "slug"))
+        if include_search_vector and connection.vendor == "postgresql":
+            _update_search_vectors([(product_id, category_id) for product_id, category_id, _ in rows])
+        slugs = [slug for _, _, slug in rows]
         _now_and_on_commit(lambda: product_cache_invalidate(slugs=slugs))
     return updated
 

@@ -1,0 +1,262 @@
+import csv
+import io
+
+import pytest
+
+from commerce.catalog.models import Product, ProductStatus
+from tests.catalog.factories import (
+    CategoryFactory,
+    MerchantFactory,
+    ProductFactory,
+    ProductVariantFactory,
+)
+from tests.factories import StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shops(make_product):
+    mine = MerchantFactory(name="My Shop", slug="my-shop")
+    theirs = MerchantFactory(name="Their Shop", slug="their-shop")
+    return {
+        "mine": mine,
+        "theirs": theirs,
+        "my_product": make_product(title="My Kettle", slug="my-kettle", merchant=mine),
+        "their_product": make_product(title="Their Teapot", slug="their-teapot", merchant=theirs),
+    }
+
+
+@pytest.fixture
+def staff_client(admin_login, merchant_staff_user, shops):
+    user = merchant_staff_user(shops["mine"])
+    return admin_login(user)
+
+
+def product_form_data(product, **overrides):
+    data = {
+        "merchant": product.merchant_id,
+        "category": product.category_id,
+        "title": product.title,
+        "slug": product.slug,
+        "brand": product.brand,
+        "description": product.description,
+        "attributes": "{}",
+        "variants-TOTAL_FORMS": "0",
+        "variants-INITIAL_FORMS": "0",
+        "variants-MIN_NUM_FORMS": "0",
+        "variants-MAX_NUM_FORMS": "1000",
+        "images-TOTAL_FORMS": "0",
+        "images-INITIAL_FORMS": "0",
+        "images-MIN_NUM_FORMS": "0",
+        "images-MAX_NUM_FORMS": "1000",
+    }
+    data.update(overrides)
+    return data
+
+
+def autocomplete(client, model_name, field_name, term=""):
+    response = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "catalog", "model_name": model_name, "field_name": field_name, "term": term},
+    )
+    assert response.status_code == 200
+    return sorted(result["text"] for result in response.json()["results"])
+
+
+def test_merchant_staff_changelist_shows_only_their_products(staff_client, shops):
+    response = staff_client.get("/admin/catalog/product/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "My Kettle" in content
+    assert "Their Teapot" not in content
+    # The merchant list filter offers only their own merchant.
+    assert "Their Shop" not in content
+
+
+def test_merchant_staff_cannot_open_another_merchants_product(staff_client, shops):
+    their_id = shops["their_product"].pk
+    assert staff_client.get(f"/admin/catalog/product/{their_id}/change/").status_code == 404
+    assert staff_client.get(f"/admin/catalog/product/{their_id}/delete/").status_code == 404
+    assert staff_client.get(f"/admin/catalog/product/{their_id}/history/").status_code == 404
+    assert (
+        staff_client.post(
+            f"/admin/catalog/product/{their_id}/change/", product_form_data(shops["their_product"], title="Hacked")
+        ).status_code
+        == 404
+    )
+    assert Product.objects.get(pk=their_id).title == "Their Teapot"
+
+
+def test_merchant_staff_can_edit_their_product(staff_client, shops):
+    product = shops["my_product"]
+    assert staff_client.get(f"/admin/catalog/product/{product.pk}/change/").status_code == 200
+
+    response = staff_client.post(
+        f"/admin/catalog/product/{product.pk}/change/", product_form_data(product, title="My Better Kettle")
+    )
+
+    assert response.status_code == 302
+    assert Product.objects.get(pk=product.pk).title == "My Better Kettle"
+
+
+def test_merchant_staff_cannot_move_a_product_to_another_merchant(staff_client, shops):
+    product = shops["my_product"]
+
+    response = staff_client.post(
+        f"/admin/catalog/product/{product.pk}/change/", product_form_data(product, merchant=shops["theirs"].pk)
+    )
+
+    assert response.status_code == 200  # the form is shown again with an error
+    assert "Select a valid choice" in response.content.decode()
+    assert Product.objects.get(pk=product.pk).merchant_id == shops["mine"].pk
+
+
+def test_merchant_staff_cannot_add_a_product_for_another_merchant(staff_client, shops):
+    category = CategoryFactory()
+    base = Product(merchant=shops["theirs"], category=category, title="Sneaky", slug="sneaky")
+    response = staff_client.post("/admin/catalog/product/add/", product_form_data(base))
+    assert response.status_code == 200
+    assert not Product.objects.filter(slug="sneaky").exists()
+
+    own = Product(merchant=shops["mine"], category=category, title="Fine", slug="fine")
+    assert staff_client.post("/admin/catalog/product/add/", product_form_data(own)).status_code == 302
+    created = Product.objects.get(slug="fine")
+    assert created.merchant_id == shops["mine"].pk
+    assert created.status == ProductStatus.DRAFT
+
+
+def test_merchant_pickers_offer_only_their_merchants_and_products(staff_client, shops):
+    assert autocomplete(staff_client, "product", "merchant") == ["My Shop"]
+    assert autocomplete(staff_client, "productvariant", "product") == ["My Kettle"]
+    assert autocomplete(staff_client, "product", "category", "") != []
+
+
+def test_merchant_staff_see_only_their_merchants(staff_client, shops):
+    content = staff_client.get("/admin/catalog/merchant/").content.decode()
+    assert "My Shop" in content
+    assert "Their Shop" not in content
+    assert staff_client.get(f"/admin/catalog/merchant/{shops['theirs'].pk}/change/").status_code == 404
+    # They may look at their own merchant but not change it.
+    own = staff_client.get(f"/admin/catalog/merchant/{shops['mine'].pk}/change/")
+    assert own.status_code == 200
+    assert 'name="name"' not in own.content.decode()
+
+
+def test_merchant_staff_variant_admin_is_scoped(staff_client, shops):
+    mine = ProductVariantFactory(product=shops["my_product"], sku="MINE-1")
+    theirs = ProductVariantFactory(product=shops["their_product"], sku="THEIRS-1")
+    content = staff_client.get("/admin/catalog/productvariant/").content.decode()
+    assert "MINE-1" in content
+    assert "THEIRS-1" not in content
+    assert staff_client.get(f"/admin/catalog/productvariant/{theirs.pk}/change/").status_code == 404
+    assert staff_client.get(f"/admin/catalog/productvariant/{mine.pk}/change/").status_code == 200
+
+
+def test_merchant_staff_bulk_action_cannot_touch_other_merchants(staff_client, shops):
+    ids = [shops["my_product"].pk, shops["their_product"].pk]
+    response = staff_client.post("/admin/catalog/product/", {"action": "archive_products", "_selected_action": ids})
+    assert response.status_code == 302
+    assert Product.objects.get(pk=ids[0]).status == ProductStatus.ARCHIVED
+    assert Product.objects.get(pk=ids[1]).status == ProductStatus.ACTIVE
+
+
+def test_merchant_staff_without_membership_see_nothing(admin_login, merchant_staff_user, shops):
+    user = merchant_staff_user(MerchantFactory(slug="lonely"))
+    client = admin_login(user)
+    content = client.get("/admin/catalog/product/").content.decode()
+    assert "My Kettle" not in content
+    assert "Their Teapot" not in content
+
+
+def test_catalog_manager_sees_everything(admin_login, catalog_manager_user, shops):
+    client = admin_login(catalog_manager_user)
+    content = client.get("/admin/catalog/product/").content.decode()
+    assert "My Kettle" in content
+    assert "Their Teapot" in content
+    assert client.get(f"/admin/catalog/product/{shops['their_product'].pk}/change/").status_code == 200
+    assert autocomplete(client, "product", "merchant") == ["My Shop", "Their Shop"]
+
+
+def test_staff_without_a_catalog_role_are_refused(admin_login, shops):
+    client = admin_login(StaffFactory())
+    assert client.get("/admin/catalog/product/").status_code == 403
+
+
+def test_bulk_activate_and_archive(admin_login, catalog_manager_user):
+    drafts = [ProductFactory(status=ProductStatus.DRAFT) for _ in range(3)]
+    client = admin_login(catalog_manager_user)
+
+    client.post(
+        "/admin/catalog/product/", {"action": "activate_products", "_selected_action": [p.pk for p in drafts[:2]]}
+    )
+    assert [Product.objects.get(pk=p.pk).status for p in drafts] == ["active", "active", "draft"]
+
+    client.post("/admin/catalog/product/", {"action": "archive_products", "_selected_action": [drafts[0].pk]})
+    assert Product.objects.get(pk=drafts[0].pk).status == ProductStatus.ARCHIVED
+
+
+def test_bulk_archive_hides_products_from_the_api(admin_login, catalog_manager_user, api_client, make_product):
+    product = make_product(slug="gone-soon")
+    assert api_client.get("/api/v1/products/gone-soon").status_code == 200
+    admin_login(catalog_manager_user).post(
+        "/admin/catalog/product/", {"action": "archive_products", "_selected_action": [product.pk]}
+    )
+    assert api_client.get("/api/v1/products/gone-soon").status_code == 404
+
+
+def test_csv_export(admin_login, catalog_manager_user, make_product):
+    product = make_product(title="=HYPERLINK(evil)", slug="csv-one", prices=("10.00", "20.00"), stock=5)
+    client = admin_login(catalog_manager_user)
+
+    response = client.post("/admin/catalog/product/", {"action": "export_csv", "_selected_action": [product.pk]})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="products-')
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:4] == ["id", "slug", "title", "merchant"]
+    assert len(rows) == 2
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["slug"] == "csv-one"
+    assert row["title"] == "'=HYPERLINK(evil)"  # neutralised formula
+    assert row["min_price"] == "10.00"
+    assert row["variants"] == "2"
+    assert row["stock_available"] == "10"
+    assert row["in_stock"] == "yes"
+
+
+def test_merchant_staff_csv_export_is_scoped(staff_client, shops):
+    ids = [shops["my_product"].pk, shops["their_product"].pk]
+    response = staff_client.post("/admin/catalog/product/", {"action": "export_csv", "_selected_action": ids})
+    body = b"".join(response.streaming_content).decode()
+    assert "my-kettle" in body
+    assert "their-teapot" not in body
+
+
+def test_admin_product_changelist_query_count_does_not_grow(
+    admin_login, catalog_manager_user, make_product, django_assert_max_num_queries
+):
+    client = admin_login(catalog_manager_user)
+    for _ in range(30):
+        make_product()
+    with django_assert_max_num_queries(20):
+        assert client.get("/admin/catalog/product/").status_code == 200
+
+
+def test_admin_pages_render(admin_login, shops):
+    superuser = StaffFactory(is_superuser=True)
+    client = admin_login(superuser)
+    for url in [
+        "/admin/catalog/merchant/",
+        "/admin/catalog/merchant/add/",
+        f"/admin/catalog/merchant/{shops['mine'].pk}/change/",
+        "/admin/catalog/merchantmembership/",
+        "/admin/catalog/category/",
+        "/admin/catalog/category/add/",
+        "/admin/catalog/product/add/",
+        f"/admin/catalog/product/{shops['my_product'].pk}/change/",
+        "/admin/catalog/productvariant/",
+        "/admin/catalog/savedsearch/",
+    ]:
+        assert client.get(url).status_code == 200, url
