@@ -1,8 +1,23 @@
+"""Admin for accounts: users (roles shown and audited), SMS devices, and the read-only audit log.
+
+Permission checks go through :mod:`accounts.permissions`. The OTP-protected site itself is in
+:mod:`accounts.admin_site`.
+"""
+
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import User
+from .models import AuditEntry, SmsDevice, User
+from .permissions import PermissionCheckedAdmin
+from .services.audit import audit_record
+
+AUDITED_FLAGS = ("is_active", "is_staff", "is_superuser")
 
 
 class EmailUserCreationForm(UserCreationForm):
@@ -18,11 +33,20 @@ class EmailUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PermissionCheckedAdmin, DjangoUserAdmin):
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
     ordering = ("email",)
-    list_display = ("email", "full_name", "phone", "phone_verified", "is_staff", "is_active", "date_joined")
+    list_display = (
+        "email",
+        "full_name",
+        "phone",
+        "phone_verified",
+        "is_staff",
+        "has_totp",
+        "is_active",
+        "date_joined",
+    )
     list_filter = ("is_staff", "is_superuser", "is_active", "phone_verified", "groups")
     search_fields = ("email", "full_name", "phone")
     readonly_fields = ("last_login", "date_joined")
@@ -35,3 +59,85 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "phone", "full_name", "password1", "password2")}),
     )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> tuple[str, ...]:
+        """Only superusers grant superuser status or direct permissions (no escalation past one's role)."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ("is_superuser", "user_permissions")
+        return fields
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False  # a superuser's account is changed by superusers only
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        totp = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(_has_totp=Exists(totp))
+
+    @admin.display(boolean=True, description="TOTP", ordering="_has_totp")
+    def has_totp(self, obj: User) -> bool:
+        return bool(getattr(obj, "_has_totp", False))
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        """Audit changes of the staff flags (group changes are audited by the m2m signal)."""
+        before = {}
+        if change and obj.pk:
+            before = User.objects.filter(pk=obj.pk).values(*AUDITED_FLAGS).first() or {}
+        super().save_model(request, obj, form, change)
+        after = {flag: getattr(obj, flag) for flag in AUDITED_FLAGS}
+        if change and before and before != after:
+            changed = [flag for flag in AUDITED_FLAGS if before[flag] != after[flag]]
+            audit_record(
+                action="user.flags_changed",
+                target=obj,
+                request=request,
+                before={flag: before[flag] for flag in changed},
+                after={flag: after[flag] for flag in changed},
+            )
+
+
+@admin.register(SmsDevice)
+class SmsDeviceAdmin(PermissionCheckedAdmin, admin.ModelAdmin):
+    """Staff may remove a member's SMS second factor (e.g. a lost phone); the removal is audited."""
+
+    list_display = ("user", "name", "phone", "confirmed")
+    list_filter = ("confirmed",)
+    search_fields = ("user__email", "phone")
+    raw_id_fields = ("user",)
+    readonly_fields = ("phone",)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False  # enrolment needs a verified phone: users do it themselves (POST me/2fa/sms)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(PermissionCheckedAdmin, admin.ModelAdmin):
+    """Read-only: there is no add, change or delete, and no bulk actions."""
+
+    list_display = ("created_at", "actor_label", "action", "target_type", "target_id", "target_label", "ip_address")
+    list_filter = ("action", "target_type", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("actor_label", "action", "target_id", "target_label", "ip_address", "user_agent")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    actions = None
+    list_select_related = False
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AuditEntry | None = None) -> list[str]:
+        return [field.name for field in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
+        return False

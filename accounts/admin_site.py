@@ -1,0 +1,162 @@
+"""The OTP-protected admin site and its sign-in.
+
+* Sign-in form: email, password and the code from the authenticator app (or a backup code). The password is
+  checked through ``authenticate(request, ...)`` so django-axes counts failures and locks out.
+* Only staff *verified by TOTP* may use the admin (``OTPAdminSite.has_permission``).
+* A staff member without an authenticator app signs in with the password alone and is sent to
+  ``admin/otp/setup/``: it shows the QR code and secret, takes a code from the app, confirms the device,
+  verifies the session and shows the backup codes once.
+* Every admin request runs inside :func:`~accounts.services.audit.audit_context`, so audit rows written by
+  admin actions (role changes, device removal, money actions later) name the staff member, IP and user agent.
+"""
+
+from functools import update_wrapper
+from typing import Any
+
+from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import authenticate
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django_otp import login as otp_login
+from django_otp.admin import OTPAdminSite
+
+from commerce.core.errors import Conflict, InvalidInput
+
+from .models import UserManager
+from .services.audit import audit_context, audit_record
+from .services.two_factor import (
+    BACKUP,
+    TOTP,
+    has_confirmed_totp,
+    totp_setup_confirm,
+    totp_setup_details,
+    totp_setup_start,
+    two_factor_verify,
+)
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    otp_token = forms.CharField(
+        label="Authenticator code",
+        required=False,
+        max_length=32,
+        help_text="The 6-digit code from your authenticator app, or a backup code. "
+        "Leave empty if you have not set up an app yet.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "otp_required": "Enter the code from your authenticator app.",
+        "otp_invalid": "The authenticator code is wrong or was already used.",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        email = UserManager.normalize_email(self.cleaned_data.get("username"))
+        password = self.cleaned_data.get("password")
+        if not (email and password):
+            return self.cleaned_data
+        user = authenticate(self.request, email=email, password=password)
+        if user is None:
+            raise self.get_invalid_login_error()
+        self.confirm_login_allowed(user)
+        if has_confirmed_totp(user):
+            token = self.cleaned_data.get("otp_token")
+            if not token:
+                raise forms.ValidationError(self.error_messages["otp_required"], code="otp_required")
+            device = two_factor_verify(user=user, otp=token, methods=(TOTP, BACKUP))
+            if device is None:
+                audit_record(
+                    action="staff.login_failed",
+                    target=user,
+                    actor_label=email,
+                    request=self.request,
+                    after={"channel": "admin", "reason": "otp_invalid"},
+                )
+                raise forms.ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")
+            # django-otp's user_logged_in receiver stores this device in the session (the session is verified).
+            user.otp_device = device
+        self.user_cache = user
+        return self.cleaned_data
+
+
+def needs_totp_setup(request: HttpRequest) -> bool:
+    """Signed in as active staff, not OTP-verified, and no authenticator app yet."""
+    user = request.user
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and not user.is_verified()
+        and not has_confirmed_totp(user)
+    )
+
+
+class AccountsAdminSite(OTPAdminSite):
+    login_form = AdminLoginForm
+    login_template = "admin/accounts/login.html"
+
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
+        if view == self.logout:
+            # Signing out must work before 2FA is set up, too.
+            return update_wrapper(csrf_protect(never_cache(view)), view)
+        inner = super().admin_view(view, cacheable)
+
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if needs_totp_setup(request):
+                return HttpResponseRedirect(reverse("admin:otp_setup", current_app=self.name))
+            with audit_context(request=request):
+                return inner(request, *args, **kwargs)
+
+        return update_wrapper(wrapper, view)
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.method == "GET" and needs_totp_setup(request):
+            return HttpResponseRedirect(reverse("admin:otp_setup", current_app=self.name))
+        with audit_context(request=request):
+            return super().login(request, extra_context)
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path("otp/setup/", csrf_protect(never_cache(self.otp_setup)), name="otp_setup"),
+            *super().get_urls(),
+        ]
+
+    def otp_setup(self, request: HttpRequest) -> HttpResponse:
+        """Set up the authenticator app of a signed-in staff member who has none."""
+        user = request.user
+        if not (user.is_authenticated and user.is_active and user.is_staff):
+            return HttpResponseRedirect(reverse("admin:login", current_app=self.name))
+        if user.is_verified():
+            return HttpResponseRedirect(reverse("admin:index", current_app=self.name))
+        if has_confirmed_totp(user):
+            # Set up already (elsewhere): sign in again with the code.
+            return HttpResponseRedirect(reverse("admin:login", current_app=self.name))
+        context = {**self.each_context(request), "title": "Set up two-factor authentication", "error": None}
+        with audit_context(request=request):
+            if request.method == "POST":
+                try:
+                    activation = totp_setup_confirm(user=user, code=request.POST.get("otp_token", ""))
+                except InvalidInput as exc:
+                    context["error"] = exc.detail
+                except Conflict:
+                    return HttpResponseRedirect(reverse("admin:otp_setup", current_app=self.name))
+                else:
+                    otp_login(request, activation.device)
+                    context.update(title="Two-factor authentication is on", backup_codes=activation.backup_codes)
+                    return TemplateResponse(request, "admin/accounts/otp_setup_done.html", context)
+                setup = totp_setup_details(_pending_device(user))
+            else:
+                setup = totp_setup_start(user=user, restart=False)
+        context["setup"] = setup
+        return TemplateResponse(request, "admin/accounts/otp_setup.html", context)
+
+
+def _pending_device(user: Any) -> Any:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
