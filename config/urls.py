@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 api_v1_patterns = [
     path("", include("commerce.core.api.urls")),
+    path("", include("accounts.api.urls")),
     path("", include("commerce.catalog.api.urls")),
     path("", include("commerce.offers.api.urls")),
 ]

@@ -1,0 +1,125 @@
+"""Throttles of the sign-in endpoints (rates in ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``).
+
+==================  =====================  =====================================================================
+class               scope (default rate)   keyed by
+==================  =====================  =====================================================================
+LoginIpThrottle     ``login`` (10/min)     client IP — POST auth/token, auth/register
+LoginAccountThrottle ``login`` (10/min)    the email tried (hashed) — POST auth/token
+OtpPhoneThrottle    ``otp_phone`` (3/10min) the phone a code is sent to (hashed) — every code sent by SMS
+OtpIpThrottle       ``otp_ip`` (10/10min)  client IP — every OTP request and verify, and SMS challenges
+==================  =====================  =====================================================================
+
+A throttled request gets 429 ``{"code": "throttled", ...}`` with ``Retry-After``. Rates may span several units
+(``3/10min``). The phone and email throttles count the normalised value, so "98123 45678" and "+919812345678"
+share a bucket, and a value that cannot be normalised is left to the serializer (400) and the IP throttle.
+"""
+
+import hashlib
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from rest_framework.exceptions import Throttled
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.models import UserManager
+from accounts.phone import normalize_phone
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PERIOD = re.compile(r"^\s*(\d*)\s*([smhd])[a-z]*\s*$")
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+class KeyedRateThrottle(SimpleRateThrottle):
+    """A sliding-window throttle keyed by :meth:`ident_for`; also usable directly with :meth:`allow_ident`."""
+
+    def parse_rate(self, rate: str | None) -> tuple[int | None, int | None]:
+        if rate is None:
+            return (None, None)
+        num, period = rate.split("/")
+        match = _PERIOD.match(period)
+        if match is None:
+            raise ValueError(f"Unreadable throttle rate {rate!r}")
+        return int(num), int(match.group(1) or 1) * _UNITS[match.group(2)]
+
+    def ident_for(self, request: Any) -> str | None:
+        raise NotImplementedError
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        ident = self.ident_for(request)
+        return None if ident is None else self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def allow_ident(self, ident: str) -> bool:
+        """Count one use for ``ident`` and say whether it is within the rate (like ``allow_request``)."""
+        self.key = self.cache_format % {"scope": self.scope, "ident": ident}
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) >= self.num_requests:
+            return self.throttle_failure()
+        return self.throttle_success()
+
+
+def _data(request: Any) -> dict[str, Any]:
+    data = request.data
+    return data if isinstance(data, dict) else {}
+
+
+class LoginIpThrottle(KeyedRateThrottle):
+    scope = "login"
+    cache_format = "throttle_%(scope)s_ip_%(ident)s"
+
+    def ident_for(self, request: Any) -> str | None:
+        return self.get_ident(request)
+
+
+class LoginAccountThrottle(KeyedRateThrottle):
+    scope = "login"
+    cache_format = "throttle_%(scope)s_account_%(ident)s"
+
+    def ident_for(self, request: Any) -> str | None:
+        email = _data(request).get("email")
+        if not isinstance(email, str) or not email.strip():
+            return None
+        return _digest(UserManager.normalize_email(email))
+
+
+class OtpIpThrottle(KeyedRateThrottle):
+    scope = "otp_ip"
+
+    def ident_for(self, request: Any) -> str | None:
+        return self.get_ident(request)
+
+
+class OtpPhoneThrottle(KeyedRateThrottle):
+    scope = "otp_phone"
+
+    def ident_for(self, request: Any) -> str | None:
+        raw = _data(request).get("phone")
+        try:
+            return _digest(normalize_phone(raw))
+        except ValidationError:
+            return None
+
+    @classmethod
+    def ident_for_phone(cls, phone: str) -> str:
+        return _digest(phone)
+
+
+def sms_rate_check(request: Any):
+    """For SMS codes sent outside the OTP endpoints (the SMS second factor of ``auth/token``): the same per-phone
+    and per-IP rules as OTP login. Returns ``check(phone)``, which raises ``Throttled`` when over a rate."""
+
+    def check(phone: str) -> None:
+        for throttle, ident in (
+            (OtpPhoneThrottle(), OtpPhoneThrottle.ident_for_phone(phone)),
+            (OtpIpThrottle(), OtpIpThrottle().get_ident(request)),
+        ):
+            if not throttle.allow_ident(ident):
+                raise Throttled(wait=throttle.wait())
+
+    return check

@@ -1,0 +1,322 @@
+"""HTTP layer of accounts: validate input, call a service or selector, shape the answer.
+
+Sign-in endpoints are public (no authentication, ``AllowAny``) and throttled more strictly than the rest
+(see :mod:`accounts.api.throttles`). Everything under ``me`` acts on the signed-in user only.
+"""
+
+from contextlib import ExitStack
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+from accounts.errors import AuthenticationError, TooManyRequests
+from accounts.selectors import two_factor_status, user_sessions
+from accounts.services.audit import audit_context
+from accounts.services.profile import phone_verification_confirm, phone_verification_request, user_update_profile
+from accounts.services.registration import user_register
+from accounts.services.tokens import (
+    phone_login_request,
+    phone_login_verify,
+    session_revoke,
+    token_obtain,
+    token_pair_issue,
+    token_refresh,
+    token_revoke,
+)
+from accounts.services.two_factor import (
+    SMS,
+    TOTP,
+    backup_codes_regenerate,
+    sms_device_enroll,
+    totp_setup_confirm,
+    totp_setup_start,
+    two_factor_remove,
+)
+
+from . import serializers as s
+from .throttles import LoginAccountThrottle, LoginIpThrottle, OtpIpThrottle, OtpPhoneThrottle, sms_rate_check
+
+DEFAULT_THROTTLES = list(api_settings.DEFAULT_THROTTLE_CLASSES)
+OTP_SENT_DETAIL = "A code is on its way by SMS. It expires in 5 minutes."
+
+
+class RetryLater(exceptions.APIException):
+    """A 429 with a code of its own (``locked_out``) and ``Retry-After``."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "throttled"
+
+    def __init__(self, detail: str, code: str, wait: int | None) -> None:
+        super().__init__(detail, code)
+        self.wait = wait
+
+
+class AccountsAPIView(APIView):
+    """Maps accounts errors to DRF's (401 with ``WWW-Authenticate``, 429 with ``Retry-After``) and runs the
+    handler inside an audit context naming the user, IP and user agent."""
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self._audit = ExitStack()
+        self._audit.enter_context(audit_context(request=request))
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        audit = getattr(self, "_audit", None)
+        if audit is not None:
+            audit.close()
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, AuthenticationError):
+            exc = exceptions.AuthenticationFailed(exc.detail, exc.code)
+        elif isinstance(exc, TooManyRequests):
+            exc = RetryLater(exc.detail, exc.code, exc.wait)
+        return super().handle_exception(exc)
+
+
+class PublicView(AccountsAPIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class RegisterView(PublicView):
+    throttle_classes = [*DEFAULT_THROTTLES, LoginIpThrottle]
+
+    @extend_schema(request=s.RegisterSerializer, responses={201: s.RegisteredSerializer}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        """Create an account with email and password (Django's password validators apply)."""
+        data = _valid(s.RegisterSerializer, request)
+        user = user_register(email=data["email"], password=data["password"], full_name=data["full_name"])
+        tokens = token_pair_issue(user=user)
+        body = {"user": s.UserSerializer(user).data, "access": tokens.access, "refresh": tokens.refresh}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenObtainView(PublicView):
+    throttle_classes = [*DEFAULT_THROTTLES, LoginIpThrottle, LoginAccountThrottle]
+
+    @extend_schema(
+        request=s.TokenObtainSerializer,
+        responses={
+            200: s.TokenPairSerializer,
+            401: OpenApiResponse(description="no_active_account, otp_required or otp_invalid"),
+            429: OpenApiResponse(description="throttled, or locked_out after repeated failures"),
+        },
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        """Email + password (+ ``otp`` for accounts with 2FA) for an access and a refresh token."""
+        data = _valid(s.TokenObtainSerializer, request)
+        tokens = token_obtain(
+            request=request,
+            email=data["email"],
+            password=data["password"],
+            otp=data.get("otp") or None,
+            sms_rate_check=sms_rate_check(request),
+        )
+        return Response({"access": tokens.access, "refresh": tokens.refresh})
+
+
+class TokenRefreshView(PublicView):
+    @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenPairSerializer}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        """A new token pair for a refresh token; the refresh token used is revoked (rotation)."""
+        data = _valid(s.RefreshSerializer, request)
+        tokens = token_refresh(refresh=data["refresh"])
+        return Response({"access": tokens.access, "refresh": tokens.refresh})
+
+
+class LogoutView(PublicView):
+    @extend_schema(request=s.RefreshSerializer, responses={204: None}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        """Revoke a refresh token. The access token stays valid until it expires (minutes)."""
+        data = _valid(s.RefreshSerializer, request)
+        token_revoke(refresh=data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OtpRequestView(PublicView):
+    throttle_classes = [*DEFAULT_THROTTLES, OtpIpThrottle, OtpPhoneThrottle]
+
+    @extend_schema(request=s.OtpRequestSerializer, responses={202: s.OtpRequestedSerializer}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        """Send a 6-digit login code by SMS. The answer is the same for every valid number, known or not."""
+        data = _valid(s.OtpRequestSerializer, request)
+        phone_login_request(phone=data["phone"])
+        return Response({"detail": OTP_SENT_DETAIL}, status=status.HTTP_202_ACCEPTED)
+
+
+class OtpVerifyView(PublicView):
+    throttle_classes = [*DEFAULT_THROTTLES, OtpIpThrottle]
+
+    @extend_schema(
+        request=s.OtpVerifySerializer,
+        responses={
+            200: s.PhoneLoginSerializer,
+            401: OpenApiResponse(description="otp_invalid, otp_expired, otp_attempts_exceeded, otp_required"),
+        },
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        """Sign in with the SMS code; the first sign-in creates the account."""
+        data = _valid(s.OtpVerifySerializer, request)
+        login = phone_login_verify(phone=data["phone"], code=data["code"], otp=data.get("otp") or None, request=request)
+        return Response(
+            {
+                "access": login.tokens.access,
+                "refresh": login.tokens.refresh,
+                "created": login.created,
+                "user": s.UserSerializer(login.user).data,
+            }
+        )
+
+
+class MeView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: s.UserSerializer}, tags=["me"])
+    def get(self, request: Request) -> Response:
+        return Response(s.UserSerializer(request.user).data)
+
+    @extend_schema(request=s.MeUpdateSerializer, responses={200: s.UserSerializer}, tags=["me"])
+    def patch(self, request: Request) -> Response:
+        """Change name and email (the email of an account with a password needs ``current_password``)."""
+        data = _valid(s.MeUpdateSerializer, request)
+        user = user_update_profile(
+            user=request.user,
+            full_name=data.get("full_name"),
+            email=data.get("email"),
+            current_password=data.get("current_password"),
+        )
+        return Response(s.UserSerializer(user).data)
+
+
+class MePhoneView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [*DEFAULT_THROTTLES, OtpIpThrottle, OtpPhoneThrottle]
+
+    @extend_schema(request=s.OtpRequestSerializer, responses={202: s.OtpRequestedSerializer}, tags=["me"])
+    def post(self, request: Request) -> Response:
+        """Send a code to a phone number to verify it as yours."""
+        data = _valid(s.OtpRequestSerializer, request)
+        phone_verification_request(user=request.user, phone=data["phone"])
+        return Response({"detail": OTP_SENT_DETAIL}, status=status.HTTP_202_ACCEPTED)
+
+
+class MePhoneVerifyView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [*DEFAULT_THROTTLES, OtpIpThrottle]
+
+    @extend_schema(request=s.PhoneVerifySerializer, responses={200: s.UserSerializer}, tags=["me"])
+    def post(self, request: Request) -> Response:
+        """Give back the code: the phone becomes your verified phone."""
+        data = _valid(s.PhoneVerifySerializer, request)
+        user = phone_verification_confirm(user=request.user, phone=data["phone"], code=data["code"])
+        return Response(s.UserSerializer(user).data)
+
+
+class TwoFactorStatusView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: s.TwoFactorStatusSerializer}, tags=["2fa"])
+    def get(self, request: Request) -> Response:
+        return Response(s.TwoFactorStatusSerializer(two_factor_status(user=request.user)).data)
+
+
+class TotpView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={201: s.TotpSetupSerializer}, tags=["2fa"])
+    def post(self, request: Request) -> Response:
+        """Start TOTP setup: a secret, its otpauth:// URI and a QR code (SVG data URI). Not active until confirmed."""
+        setup = totp_setup_start(user=request.user)
+        body = {"secret": setup.secret, "provisioning_uri": setup.provisioning_uri, "qr_code": setup.qr_code}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.OtpSerializer, responses={204: None}, tags=["2fa"])
+    def delete(self, request: Request) -> Response:
+        """Turn TOTP off; needs a current code (``otp``)."""
+        data = _valid(s.OtpSerializer, request)
+        two_factor_remove(user=request.user, method=TOTP, otp=data.get("otp"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TotpConfirmView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=s.CodeSerializer, responses={200: s.BackupCodesSerializer}, tags=["2fa"])
+    def post(self, request: Request) -> Response:
+        """Confirm TOTP with a code from the app; returns the one-time backup codes."""
+        data = _valid(s.CodeSerializer, request)
+        activation = totp_setup_confirm(user=request.user, code=data["code"])
+        return Response({"backup_codes": activation.backup_codes})
+
+
+class SmsFactorView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={201: s.BackupCodesSerializer}, tags=["2fa"])
+    def post(self, request: Request) -> Response:
+        """Use your verified phone as second factor; returns the one-time backup codes."""
+        activation = sms_device_enroll(user=request.user)
+        return Response({"backup_codes": activation.backup_codes}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.OtpSerializer, responses={204: None}, tags=["2fa"])
+    def delete(self, request: Request) -> Response:
+        """Turn SMS second factor off; needs a current code (``otp``)."""
+        data = _valid(s.OtpSerializer, request)
+        two_factor_remove(user=request.user, method=SMS, otp=data.get("otp"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BackupCodesView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=s.OtpSerializer, responses={200: s.BackupCodesSerializer}, tags=["2fa"])
+    def post(self, request: Request) -> Response:
+        """Replace your backup codes; needs a current code (``otp``)."""
+        data = _valid(s.OtpSerializer, request)
+        return Response({"backup_codes": backup_codes_regenerate(user=request.user, otp=data.get("otp"))})
+
+
+class SessionListView(AccountsAPIView, ListAPIView):
+    """Your signed-in devices: live refresh tokens, newest first."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = s.SessionSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return OutstandingToken.objects.none()
+        return user_sessions(user=self.request.user)
+
+    @extend_schema(tags=["me"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class SessionDetailView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None}, tags=["me"])
+    def delete(self, request: Request, session_id: int) -> Response:
+        """Sign that device out (revoke its refresh token). Another user's session is a 404."""
+        session_revoke(user=request.user, session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
