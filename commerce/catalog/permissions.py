@@ -70,7 +70,10 @@ def user_is_merchant_scoped(user: Any) -> bool:
 
 
 def merchant_ids_for_user(user: Any) -> frozenset[int] | None:
-    """The merchant ids a scoped user is limited to, or ``None`` when the user is not merchant-scoped."""
+    """The merchant ids a scoped user is limited to, or ``None`` when the user is not merchant-scoped.
+
+    Anonymous and inactive users are scoped to no merchant at all (an empty set).
+    """
     return _scope(user)
 
 

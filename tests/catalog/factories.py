@@ -3,7 +3,8 @@
 ``ProductFactory`` builds an *active* product of an *active* merchant, so it is public by default; pass
 ``status=ProductStatus.DRAFT`` (or a suspended merchant) to build a non-public one. ``ProductVariantFactory``
 saves through the model, so the product's denormalised price and stock fields are refreshed by the catalog's
-signal handlers exactly as for any other variant change.
+signal handlers exactly as for any other variant change (in the database: call ``product.refresh_from_db()`` to
+see ``min_price``/``in_stock`` on a product object built before its variants).
 """
 
 from decimal import Decimal

@@ -328,3 +328,36 @@ def test_public_catalog_is_read_only(api_client, make_product):
     make_product(slug="tee")
     assert api_client.post(LIST_URL, {}).status_code == 405
     assert api_client.delete("/api/v1/products/tee").status_code == 405
+
+
+def test_detail_cache_follows_images_and_category_renames(api_client, make_product):
+    from tests.catalog.factories import ProductImageFactory
+
+    product = make_product(slug="tee", image=False)
+    assert api_client.get("/api/v1/products/tee").json()["images"] == []
+
+    image = ProductImageFactory(product=product, url="https://img.example.com/tee.jpg", alt_text="Tee")
+    assert api_client.get("/api/v1/products/tee").json()["images"] == [
+        {"url": "https://img.example.com/tee.jpg", "alt_text": "Tee"}
+    ]
+    image.delete()
+    assert api_client.get("/api/v1/products/tee").json()["images"] == []
+
+    category = product.category
+    category.name = "Renamed"
+    category.save()
+    assert api_client.get("/api/v1/products/tee").json()["category"]["name"] == "Renamed"
+
+
+def test_deleted_product_is_404_at_once(api_client, make_product):
+    product = make_product(slug="tee")
+    assert api_client.get("/api/v1/products/tee").status_code == 200
+    product.delete()
+    assert api_client.get("/api/v1/products/tee").status_code == 404
+
+
+def test_head_request_gets_the_headers(api_client, make_product):
+    make_product(slug="tee")
+    response = api_client.head("/api/v1/products/tee")
+    assert response.status_code == 200
+    assert response["ETag"] == api_client.get("/api/v1/products/tee")["ETag"]
