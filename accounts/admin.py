@@ -110,8 +110,7 @@ class SmsDeviceAdmin(PermissionCheckedAdmin, admin.ModelAdmin):
     list_display = ("user", "name", "phone", "confirmed")
     list_filter = ("confirmed",)
     search_fields = ("user__email", "phone")
-    raw_id_fields = ("user",)
-    readonly_fields = ("phone",)
+    readonly_fields = ("user", "phone", "confirmed")
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # enrolment needs a verified phone: users do it themselves (POST me/2fa/sms)

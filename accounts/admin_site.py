@@ -3,7 +3,8 @@
 * Sign-in form: email, password and the code from the authenticator app (or a backup code). The password is
   checked through ``authenticate(request, ...)`` so django-axes counts failures and locks out.
 * Only staff *verified by TOTP* may use the admin (``OTPAdminSite.has_permission``).
-* A staff member without an authenticator app signs in with the password alone and is sent to
+* A staff member whose only second factor is SMS must pass it first (an empty code sends one).
+* A staff member without an authenticator app signs in with the password (and SMS code) and is sent to
   ``admin/otp/setup/``: it shows the QR code and secret, takes a code from the app, confirms the device,
   verifies the session and shows the backup codes once.
 * Every admin request runs inside :func:`~accounts.services.audit.audit_context`, so audit rows written by
@@ -26,15 +27,20 @@ from django_otp.admin import OTPAdminSite
 
 from commerce.core.errors import Conflict, InvalidInput
 
+from .api.throttles import OtpIpThrottle, OtpPhoneThrottle
 from .models import UserManager
 from .services.audit import audit_context, audit_record
 from .services.two_factor import (
     BACKUP,
+    SMS,
     TOTP,
     has_confirmed_totp,
+    sms_device_for,
     totp_setup_confirm,
     totp_setup_details,
     totp_setup_start,
+    two_factor_enabled,
+    two_factor_sms_challenge,
     two_factor_verify,
 )
 
@@ -53,6 +59,7 @@ class AdminLoginForm(AdminAuthenticationForm):
         **AdminAuthenticationForm.error_messages,
         "otp_required": "Enter the code from your authenticator app.",
         "otp_invalid": "The authenticator code is wrong or was already used.",
+        "sms_sent": "We sent a code by SMS. Enter it as the code to continue, then set up an authenticator app.",
     }
 
     def clean(self) -> dict[str, Any]:
@@ -80,8 +87,37 @@ class AdminLoginForm(AdminAuthenticationForm):
                 raise forms.ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")
             # django-otp's user_logged_in receiver stores this device in the session (the session is verified).
             user.otp_device = device
+        elif two_factor_enabled(user):
+            # SMS is their only factor: it must be passed before they may set up the app the admin requires
+            # (the session stays unverified, so the setup page follows).
+            self._check_sms_factor(user, email)
         self.user_cache = user
         return self.cleaned_data
+
+    def _check_sms_factor(self, user: Any, email: str) -> None:
+        token = self.cleaned_data.get("otp_token")
+        if not token:
+            device = sms_device_for(user)
+            ip = OtpIpThrottle().get_ident(self.request)
+            for throttle, ident in (
+                (OtpPhoneThrottle(), OtpPhoneThrottle.ident_for_phone(device.phone)),
+                (OtpIpThrottle(), ip),
+            ):
+                if not throttle.allow_ident(ident):
+                    raise forms.ValidationError(
+                        f"Too many codes requested. Try again in {int(throttle.wait() or 1)} seconds.", code="throttled"
+                    )
+            two_factor_sms_challenge(user=user)
+            raise forms.ValidationError(self.error_messages["sms_sent"], code="otp_required")
+        if two_factor_verify(user=user, otp=token, methods=(SMS, BACKUP)) is None:
+            audit_record(
+                action="staff.login_failed",
+                target=user,
+                actor_label=email,
+                request=self.request,
+                after={"channel": "admin", "reason": "otp_invalid"},
+            )
+            raise forms.ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")
 
 
 def needs_totp_setup(request: HttpRequest) -> bool:

@@ -18,5 +18,6 @@ urlpatterns = [
     path("me/2fa/totp", views.TotpView.as_view(), name="me-2fa-totp"),
     path("me/2fa/totp/confirm", views.TotpConfirmView.as_view(), name="me-2fa-totp-confirm"),
     path("me/2fa/sms", views.SmsFactorView.as_view(), name="me-2fa-sms"),
+    path("me/2fa/sms/challenge", views.SmsChallengeView.as_view(), name="me-2fa-sms-challenge"),
     path("me/2fa/backup-codes", views.BackupCodesView.as_view(), name="me-2fa-backup-codes"),
 ]

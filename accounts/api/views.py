@@ -36,10 +36,13 @@ from accounts.services.two_factor import (
     TOTP,
     backup_codes_regenerate,
     sms_device_enroll,
+    sms_device_for,
     totp_setup_confirm,
     totp_setup_start,
     two_factor_remove,
+    two_factor_sms_challenge,
 )
+from commerce.core.errors import Conflict
 
 from . import serializers as s
 from .throttles import LoginAccountThrottle, LoginIpThrottle, OtpIpThrottle, OtpPhoneThrottle, sms_rate_check
@@ -278,6 +281,20 @@ class SmsFactorView(AccountsAPIView):
         data = _valid(s.OtpSerializer, request)
         two_factor_remove(user=request.user, method=SMS, otp=data.get("otp"))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SmsChallengeView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={202: s.OtpRequestedSerializer}, tags=["2fa"])
+    def post(self, request: Request) -> Response:
+        """Send a code to your SMS second factor, to use as ``otp`` (for example to turn it off)."""
+        device = sms_device_for(request.user)
+        if device is None:
+            raise Conflict("SMS codes are not set up.", code="two_factor_not_enabled")
+        sms_rate_check(request)(device.phone)
+        two_factor_sms_challenge(user=request.user)
+        return Response({"detail": OTP_SENT_DETAIL}, status=status.HTTP_202_ACCEPTED)
 
 
 class BackupCodesView(AccountsAPIView):

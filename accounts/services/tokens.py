@@ -55,9 +55,10 @@ class PhoneLogin:
     tokens: TokenPair
 
 
-def token_pair_issue(*, user: User) -> TokenPair:
+def token_pair_issue(*, user: User, login: bool = True) -> TokenPair:
+    """A new access/refresh pair for ``user``; ``login`` (not a refresh) also updates ``last_login``."""
     refresh = RefreshToken.for_user(user)
-    if jwt_settings.UPDATE_LAST_LOGIN:
+    if login and jwt_settings.UPDATE_LAST_LOGIN:
         update_last_login(None, user)
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
 
@@ -133,7 +134,7 @@ def token_refresh(*, refresh: str) -> TokenPair:
         user = User.objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
         if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
             raise AuthenticationError("No active account found for the given token.", code="no_active_account")
-        return token_pair_issue(user=user)
+        return token_pair_issue(user=user, login=False)
 
 
 def token_revoke(*, refresh: str) -> None:

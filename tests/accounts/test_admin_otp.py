@@ -7,10 +7,11 @@ import pytest
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import AuditEntry
+from accounts.models import AuditEntry, SmsDevice
+from commerce.notifications import sms
 from tests.factories import TEST_PASSWORD, UserFactory
 
-from .helpers import totp_code, wrong
+from .helpers import PHONE, last_code, totp_code, wrong
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +169,28 @@ def test_admin_sign_in_locks_out_after_repeated_failures(client, staff_with_totp
 
     frozen.shift(15 * 60 + 1)
     assert admin_login(client, "staff@example.com", otp=totp_code(device)).status_code == 302
+
+
+def test_staff_whose_only_factor_is_sms_must_pass_it_before_setting_up_the_app(
+    client, django_capture_on_commit_callbacks
+):
+    user = UserFactory(email="sms.staff@example.com", is_staff=True, phone=PHONE, phone_verified=True)
+    SmsDevice.objects.create(user=user, name="SMS", phone=PHONE, confirmed=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        challenge = admin_login(client, "sms.staff@example.com")
+    assert challenge.status_code == 200
+    assert "We sent a code by SMS." in challenge.content.decode()
+    assert [m.to for m in sms.outbox] == [PHONE]
+    assert "_auth_user_id" not in client.session
+    assert client.get(SETUP)["Location"] == LOGIN
+
+    bad = admin_login(client, "sms.staff@example.com", otp=wrong(last_code(PHONE)))
+    assert bad.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+    ok = admin_login(client, "sms.staff@example.com", otp=last_code(PHONE))
+    assert ok.status_code == 302
+    # Signed in, but SMS does not open the admin: the app setup comes next.
+    assert client.get("/admin/")["Location"] == SETUP
+    assert client.get(SETUP).status_code == 200

@@ -249,3 +249,12 @@ def test_login_is_throttled_per_account_across_ips(api_client, user):
     response = api_client.post(TOKEN, {"email": "ANN@example.com", "password": TEST_PASSWORD}, REMOTE_ADDR="10.0.1.1")
     assert response.status_code == 429
     assert response.json()["code"] == "throttled"
+
+
+def test_a_refresh_is_not_a_login(api_client, user):
+    pair = api_client.post(TOKEN, {"email": "ann@example.com", "password": TEST_PASSWORD}).json()
+    user.refresh_from_db()
+    signed_in_at = user.last_login
+    assert api_client.post(REFRESH, {"refresh": pair["refresh"]}).status_code == 200
+    user.refresh_from_db()
+    assert user.last_login == signed_in_at

@@ -289,3 +289,19 @@ def test_removing_the_sms_factor(api_client, sms_user, post):
     assert not SmsDevice.objects.filter(user=user).exists()
     assert not StaticDevice.objects.filter(user=user).exists()
     assert api_client.post(TOKEN, {"email": user.email, "password": TEST_PASSWORD}).status_code == 200
+
+
+def test_an_sms_only_user_can_request_a_code_to_turn_sms_off(sms_user, post):
+    user, client = sms_user
+    client.post(SMS)
+    sent = post(client, "/api/v1/me/2fa/sms/challenge")
+    assert sent.status_code == 202
+    assert [m.to for m in sms.outbox] == [PHONE]
+    assert client.delete(SMS, {"otp": last_code(PHONE)}, format="json").status_code == 204
+    assert not SmsDevice.objects.filter(user=user).exists()
+
+
+def test_sms_challenge_without_sms_factor_is_a_conflict(user_client):
+    response = user_client.post("/api/v1/me/2fa/sms/challenge")
+    assert response.status_code == 409
+    assert response.json()["code"] == "two_factor_not_enabled"
