@@ -1,17 +1,15 @@
 """Throttles of the sign-in endpoints (rates in ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``).
 
-==================  =====================  =====================================================================
-class               scope (default rate)   keyed by
-==================  =====================  =====================================================================
-LoginIpThrottle     ``login`` (10/min)     client IP — POST auth/token, auth/register
-LoginAccountThrottle ``login`` (10/min)    the email tried (hashed) — POST auth/token
-OtpPhoneThrottle    ``otp_phone`` (3/10min) the phone a code is sent to (hashed) — every code sent by SMS
-OtpIpThrottle       ``otp_ip`` (10/10min)  client IP — every OTP request and verify, and SMS challenges
-==================  =====================  =====================================================================
+* ``LoginIpThrottle`` — scope ``login`` (10/min), keyed by client IP: ``auth/token``, ``auth/register``.
+* ``LoginAccountThrottle`` — scope ``login`` (10/min), keyed by the email tried (hashed): ``auth/token``.
+* ``OtpPhoneThrottle`` — scope ``otp_phone`` (3/10min), keyed by the phone a code goes to (hashed): every code
+  sent by SMS (OTP login, phone verification, SMS second factor).
+* ``OtpIpThrottle`` — scope ``otp_ip`` (10/10min), keyed by client IP: every OTP request and verification, and
+  SMS second-factor challenges.
 
 A throttled request gets 429 ``{"code": "throttled", ...}`` with ``Retry-After``. Rates may span several units
 (``3/10min``). The phone and email throttles count the normalised value, so "98123 45678" and "+919812345678"
-share a bucket, and a value that cannot be normalised is left to the serializer (400) and the IP throttle.
+share a bucket; a value that cannot be normalised is refused by the serializer (400) and still counts for the IP.
 """
 
 import hashlib
