@@ -59,3 +59,36 @@ def _clear_sms_outbox():
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def eager_celery():
+    """Run Celery tasks in-process, as the embedded default does, even when a broker is configured."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+def login_verified(client, user):
+    """Sign ``user`` into the Django test ``client`` with a session verified by a confirmed TOTP device,
+    exactly as ``django_otp.login`` leaves it after a correct code (the admin requires that for staff)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test device", confirmed=True
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def admin_login(client):
+    """``admin_login(user)``: the test client signed in to the admin as ``user``, second factor passed."""
+    return lambda user: login_verified(client, user)

@@ -7,28 +7,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from commerce.notifications import sms
 from tests.factories import UserFactory
 
 from .helpers import client_for
 
 
 @pytest.fixture(autouse=True)
-def _empty_sms_outbox():
-    sms.reset_outbox()
-    yield
-    sms.reset_outbox()
-
-
-@pytest.fixture(autouse=True)
-def _eager_celery():
-    """Send SMS in-process, as the embedded default does, also in the full-stack run."""
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _eager_celery(eager_celery):
+    """Tasks run in-process here also in the full-stack run (SMS go out in-process)."""
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
-"""Catalog test fixtures: building products with variants, role users, and an admin login that also satisfies
-the admin's two-factor (django-otp) check when it is enabled."""
+"""Catalog test fixtures: building products with variants, and role users (``admin_login`` is in tests/conftest.py)."""
 
 from decimal import Decimal
 
@@ -53,29 +52,3 @@ def merchant_staff_user():
 @pytest.fixture
 def catalog_manager_user(db):
     return _staff_in(CATALOG_MANAGER)
-
-
-@pytest.fixture
-def admin_login(client):
-    """``admin_login(user)`` signs ``user`` into the Django test client for the admin.
-
-    If the admin requires a verified second factor (django-otp), a confirmed TOTP device is created and the
-    session marked as verified with it, exactly as ``django_otp.login`` does after a correct code.
-    """
-
-    def login(user):
-        client.force_login(user)
-        try:
-            from django_otp import DEVICE_ID_SESSION_KEY
-            from django_otp.plugins.otp_totp.models import TOTPDevice
-        except ImportError:  # two-factor not installed: the plain login is enough
-            return client
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
-            user=user, name="test device", confirmed=True
-        )
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-        return client
-
-    return login

@@ -8,6 +8,7 @@ from commerce.notifications import sms
 from commerce.notifications.errors import PermanentSendError
 from commerce.notifications.models import Notification
 from commerce.notifications.services import notification_send_sms
+from tests.conftest import login_verified
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +119,7 @@ def test_staff_who_may_only_view_notifications_cannot_resend(client, send_otp):
     dead = send_otp("+919812345678", fail=True)
     viewer = StaffFactory()
     viewer.user_permissions.add(Permission.objects.get(codename="view_notification"))
-    client.force_login(viewer)
+    login_verified(client, viewer)
 
     listing = client.get(CHANGELIST)
     response = client.post(CHANGELIST, {"action": "resend_selected", "_selected_action": [dead.pk]}, follow=True)
@@ -133,5 +134,5 @@ def test_staff_who_may_only_view_notifications_cannot_resend(client, send_otp):
 
 
 def test_staff_without_notification_permissions_are_refused(client):
-    client.force_login(StaffFactory())
+    login_verified(client, StaffFactory())
     assert client.get(CHANGELIST).status_code == 403

@@ -2,29 +2,17 @@
 
 import pytest
 from django.contrib.auth.models import Group
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.roles import CATALOG_MANAGER, MERCHANT_STAFF
 from tests.catalog.factories import MerchantFactory, MerchantMembershipFactory
+from tests.conftest import login_verified
 from tests.factories import StaffFactory
 
 
 @pytest.fixture
 def admin_login():
-    """Log ``user`` into ``client`` for the admin, as a staff member who has passed TOTP verification.
-
-    The session carries ``otp_device_id`` so the login counts as verified whether or not the admin requires
-    OTP verification."""
-
-    def login(client, user):
-        client.force_login(user)
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-        session = client.session
-        session["otp_device_id"] = device.persistent_id
-        session.save()
-        return client
-
-    return login
+    """``admin_login(client, user)``: ``client`` signed in to the admin as ``user``, second factor passed."""
+    return login_verified
 
 
 @pytest.fixture
