@@ -46,6 +46,15 @@ def test_accounts_permissions_of_each_role_are_as_documented():
     assert perms(MERCHANT_STAFF, "accounts") == set()
 
 
+def test_support_and_admin_see_and_resend_notifications_others_do_not():
+    expected = {"notifications.view_notification", "notifications.change_notification"}
+    assert perms(SUPPORT, "notifications") == expected
+    assert perms(ADMIN, "notifications") == expected
+    assert perms(FINANCE, "notifications") == set()
+    assert perms(CATALOG_MANAGER, "notifications") == set()
+    assert perms(MERCHANT_STAFF, "notifications") == set()
+
+
 def test_admin_manages_roles_2fa_resets_and_lockouts():
     assert {
         "auth.add_group",
