@@ -54,10 +54,19 @@ def load_sample(environment, **kwargs):
 
 
 class BrowseUser(FastHttpUser):
+    """Each simulated shopper has an address of its own (sent as X-Forwarded-For; the runner starts the server
+    with NUM_PROXIES=1), so per-client throttling is exercised as with real traffic from many addresses."""
+
     wait_time = constant(0)
+    _next_address = 0
+
+    def on_start(self) -> None:
+        BrowseUser._next_address += 1
+        n = BrowseUser._next_address
+        self.headers = {"X-Forwarded-For": f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"}
 
     def _get(self, path: str, name: str) -> None:
-        with self.client.get(path, name=name, catch_response=True) as response:
+        with self.client.get(path, name=name, headers=self.headers, catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"{response.status_code}")
 

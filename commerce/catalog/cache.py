@@ -8,6 +8,10 @@ Two kinds of keys:
   merchant suspension hides all its products, a category rename shows in every product of the category).
 * **per-product** detail entries, keyed by slug, deleted when that product, one of its variants or images
   changes (:func:`product_cache_invalidate`), so a stock or price change does not flush the whole catalog.
+* **listing** responses (product lists, search with facets, autocomplete, merchants), keyed by the request's
+  host, path and sorted query under a *listing generation* that every product change bumps too, and kept for
+  ``LISTING_TTL`` seconds at most. A listing shows many products at once, so any product change invalidates them
+  all; on a busy day that still leaves most reads between two changes served from one cached copy.
 
 Invalidation is driven by the catalog's signal handlers (``signals.py``) and by services that write with
 ``QuerySet.update``. Code in other apps that changes catalog rows with ``update()`` must call
@@ -21,6 +25,8 @@ from typing import Any, TypeVar
 from django.core.cache import cache
 
 GENERATION_KEY = "catalog:generation"
+LISTING_GENERATION_KEY = "catalog:listing-generation"
+LISTING_TTL = 30
 TREE_TTL = 60 * 60
 MERCHANTS_TTL = 60 * 60
 PRODUCT_DETAIL_TTL = 10 * 60
@@ -38,12 +44,32 @@ def catalog_generation() -> int:
     return int(generation)
 
 
-def catalog_cache_bump() -> None:
-    """Invalidate every cached catalog structure (tree, merchants, all product details)."""
+def _bump(key: str) -> None:
     try:
-        cache.incr(GENERATION_KEY)
+        cache.incr(key)
     except ValueError:  # the key was missing or evicted
-        cache.set(GENERATION_KEY, time.time_ns(), timeout=None)
+        cache.set(key, time.time_ns(), timeout=None)
+
+
+def catalog_cache_bump() -> None:
+    """Invalidate every cached catalog structure (tree, merchants, all product details, all listings)."""
+    _bump(GENERATION_KEY)
+
+
+def listing_cache_bump() -> None:
+    """Invalidate every cached listing response (lists, search, autocomplete, merchants)."""
+    _bump(LISTING_GENERATION_KEY)
+
+
+def listing_key(name: str) -> str:
+    """The cache key of a listing response; one round trip reads both generations."""
+    generations = cache.get_many([GENERATION_KEY, LISTING_GENERATION_KEY])
+    generation = generations.get(GENERATION_KEY) or catalog_generation()
+    listing_generation = generations.get(LISTING_GENERATION_KEY)
+    if listing_generation is None:
+        cache.add(LISTING_GENERATION_KEY, time.time_ns(), timeout=None)
+        listing_generation = cache.get(LISTING_GENERATION_KEY, 0)
+    return f"catalog:{generation}:listing:{listing_generation}:{name}"
 
 
 def _key(name: str) -> str:
@@ -77,3 +103,4 @@ def product_cache_invalidate(*, slugs: Iterable[str]) -> None:
     keys = [product_detail_key(slug) for slug in {s for s in slugs if s}]
     if keys:
         cache.delete_many(keys)
+        listing_cache_bump()

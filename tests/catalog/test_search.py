@@ -4,6 +4,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from commerce.catalog import selectors
+from commerce.catalog.cache import listing_cache_bump
 from commerce.catalog.models import ProductStatus
 from tests.catalog.factories import CategoryFactory, MerchantFactory
 
@@ -135,12 +136,28 @@ def test_search_with_facets_query_budget(api_client, make_product):
     cold, body = _search_queries(api_client, params)
     assert body["count"] == 1
     assert cold <= 6
+    cached, _ = _search_queries(api_client, params)
+    assert cached == 0  # the same listing again is served whole from the cache
+    listing_cache_bump()
     one, _ = _search_queries(api_client, params)
     for n in range(1, 50):
         make_product(title=f"Widget {n}", category=category, merchant=merchant)
     fifty, body = _search_queries(api_client, params)
     assert len(body["results"]) == 50
     assert one == fifty == 3  # facets with the total (one UNION ALL statement), page, images
+
+
+def test_listing_cache_is_invalidated_by_a_product_change(api_client, make_product):
+    product = make_product(title="Widget", prices=("100.00",))
+    first = api_client.get("/api/v1/products").json()
+    assert first["results"][0]["min_price"] == "100.00"
+    variant = product.variants.get()
+    variant.price = "80.00"
+    variant.save()
+    second = api_client.get("/api/v1/products").json()
+    assert second["results"][0]["min_price"] == "80.00"
+    searched = api_client.get(SEARCH_URL, {"q": "widget"}).json()
+    assert searched["results"][0]["min_price"] == "80.00"
 
 
 def test_substring_fallback_search(api_client, make_product, monkeypatch):

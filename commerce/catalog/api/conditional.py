@@ -1,18 +1,24 @@
-"""ETag and Cache-Control for public catalog responses, and conditional GET (``If-None-Match`` gives 304).
+"""ETag and Cache-Control for public catalog responses, conditional GET (``If-None-Match`` gives 304), and
+server-side caching of listing responses.
 
-The ETag is a hash of the response data, so it changes exactly when the body would. Work is still done to
-build the data (cheap for the cached tree and product details); the saving is the transfer and the client's
-parsing.
+The ETag is a hash of the response data, so it changes exactly when the body would. Listing responses (lists,
+search, autocomplete) are cached whole with their ETag (see ``cache.py`` for when they are invalidated), so a
+repeated listing costs one cache read and no queries.
 """
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.http import parse_etags
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from commerce.catalog.cache import LISTING_TTL, listing_key
 
 PUBLIC_MAX_AGE = 60
 
@@ -40,9 +46,27 @@ class PublicCacheMixin:
 
     def finalize_response(self, request: Request, response: Response, *args, **kwargs):
         if request.method in ("GET", "HEAD") and isinstance(response, Response) and response.status_code == 200:
-            etag = etag_for(response.data)
+            etag = getattr(response, "precomputed_etag", None) or etag_for(response.data)
             if _matches(request.headers.get("If-None-Match"), etag):
                 response = Response(status=304)
             response["ETag"] = etag
             response["Cache-Control"] = f"public, max-age={self.cache_max_age}"
         return super().finalize_response(request, response, *args, **kwargs)
+
+
+class CachedListingMixin:
+    """``cached_listing(request, build)``: the response data built by ``build()`` for this host, path and query,
+    from the cache when present. Invalid input raises inside ``build`` and is never cached."""
+
+    def cached_listing(self, request: Request, build: Callable[[], Any]) -> Response:
+        query = urlencode(sorted(request.query_params.lists()), doseq=True)
+        fingerprint = hashlib.sha256(f"{request.get_host()}{request.path}?{query}".encode()).hexdigest()
+        key = listing_key(fingerprint)
+        entry = cache.get(key)
+        if entry is None:
+            data = build()
+            entry = {"data": data, "etag": etag_for(data)}
+            cache.set(key, entry, timeout=LISTING_TTL)
+        response = Response(entry["data"])
+        response.precomputed_etag = entry["etag"]
+        return response

@@ -14,7 +14,7 @@ from commerce.catalog import selectors, services
 from commerce.catalog.cache import product_detail_get, product_detail_set
 from commerce.catalog.models import SavedSearch
 
-from .conditional import PublicCacheMixin
+from .conditional import CachedListingMixin, PublicCacheMixin
 from .pagination import KnownCountPagination
 from .serializers import (
     AutocompleteQuerySerializer,
@@ -31,7 +31,7 @@ from .serializers import (
 )
 
 
-class PublicCatalogView(PublicCacheMixin, generics.GenericAPIView):
+class PublicCatalogView(CachedListingMixin, PublicCacheMixin, generics.GenericAPIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     filter_backends: list = []
@@ -60,6 +60,9 @@ class MerchantListView(PublicCatalogView, generics.ListAPIView):
     def get_queryset(self):
         return selectors.merchant_list()
 
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return self.cached_listing(request, lambda: self.list(request, *args, **kwargs).data)
+
 
 class MerchantDetailView(PublicCatalogView):
     serializer_class = MerchantSerializer
@@ -78,7 +81,7 @@ class ProductListView(PublicCatalogView, generics.ListAPIView):
 
     @extend_schema(parameters=[ProductQuerySerializer])
     def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
+        return self.cached_listing(request, lambda: self.list(request, *args, **kwargs).data)
 
 
 class ProductDetailView(PublicCatalogView):
@@ -109,14 +112,17 @@ class SearchView(PublicCatalogView):
         responses=SearchResponseSerializer,
     )
     def get(self, request: Request) -> Response:
+        return self.cached_listing(request, lambda: self.search(request))
+
+    def search(self, request: Request) -> dict:
         filters = self.query_filters(request)
         summary = selectors.product_search_facets(filters=filters)
         page = self.paginator.paginate_queryset_with_count(
             selectors.product_list(filters=filters), request, count=summary["total"], view=self
         )
-        response = self.paginator.get_paginated_response(ProductListSerializer(page, many=True).data)
-        response.data["facets"] = summary["facets"]
-        return response
+        data = self.paginator.get_paginated_response(ProductListSerializer(page, many=True).data).data
+        data["facets"] = summary["facets"]
+        return data
 
 
 class AutocompleteView(PublicCatalogView):
@@ -129,7 +135,7 @@ class AutocompleteView(PublicCatalogView):
     def get(self, request: Request) -> Response:
         serializer = AutocompleteQuerySerializer(data=query_params_dict(request.query_params))
         serializer.is_valid(raise_exception=True)
-        return Response(selectors.autocomplete(q=serializer.validated_data["q"]))
+        return self.cached_listing(request, lambda: selectors.autocomplete(q=serializer.validated_data["q"]))
 
 
 class SavedSearchListView(generics.ListCreateAPIView):
