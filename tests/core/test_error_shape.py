@@ -167,3 +167,16 @@ def test_page_size_bounds(api_client):
     too_big = api_client.get("/api/v1/_test/users?page_size=1000")
     assert too_big.status_code == 400
     assert too_big.json()["fields"] == {"page_size": ["Must be between 1 and 100."]}
+
+
+def test_errors_outside_drf_views_under_api_are_json_500(settings):
+    from django.test import Client
+
+    settings.DEBUG = False
+    client = Client(raise_request_exception=False)
+    response = client.get("/api/v1/_test/plain-boom")
+    assert response.status_code == 500
+    assert response.json() == {"code": "server_error", "detail": "An unexpected error occurred. It has been logged."}
+    html = client.get("/_test/plain-boom")
+    assert html.status_code == 500
+    assert html["Content-Type"].startswith("text/html")

@@ -101,7 +101,13 @@ class UserListView(ListAPIView):
     queryset = User.objects.order_by("id")
 
 
+def plain_django_boom(request):
+    raise RuntimeError("not a DRF view")
+
+
 urlpatterns = [
+    path("api/v1/_test/plain-boom", plain_django_boom),
+    path("_test/plain-boom", plain_django_boom),
     path("api/v1/_test/echo", EchoView.as_view()),
     path("api/v1/_test/private", PrivateView.as_view()),
     path("api/v1/_test/forbidden", ForbiddenView.as_view()),
