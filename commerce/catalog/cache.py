@@ -34,14 +34,18 @@ PRODUCT_DETAIL_TTL = 10 * 60
 T = TypeVar("T")
 
 
-def catalog_generation() -> int:
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
+def _generation(key: str, known: Any = None) -> int:
+    """The counter under ``key`` (``known`` if already read), started if missing."""
+    if known is None:
         # Start from the clock, never from a constant: after an eviction, entries written under an earlier
         # generation with the same number could otherwise come back to life.
-        cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
-        generation = cache.get(GENERATION_KEY, 0)
-    return int(generation)
+        cache.add(key, time.time_ns(), timeout=None)
+        known = cache.get(key, 0)
+    return int(known)
+
+
+def catalog_generation() -> int:
+    return _generation(GENERATION_KEY, cache.get(GENERATION_KEY))
 
 
 def _bump(key: str) -> None:
@@ -64,11 +68,8 @@ def listing_cache_bump() -> None:
 def listing_key(name: str) -> str:
     """The cache key of a listing response; one round trip reads both generations."""
     generations = cache.get_many([GENERATION_KEY, LISTING_GENERATION_KEY])
-    generation = generations.get(GENERATION_KEY) or catalog_generation()
-    listing_generation = generations.get(LISTING_GENERATION_KEY)
-    if listing_generation is None:
-        cache.add(LISTING_GENERATION_KEY, time.time_ns(), timeout=None)
-        listing_generation = cache.get(LISTING_GENERATION_KEY, 0)
+    generation = _generation(GENERATION_KEY, generations.get(GENERATION_KEY))
+    listing_generation = _generation(LISTING_GENERATION_KEY, generations.get(LISTING_GENERATION_KEY))
     return f"catalog:{generation}:listing:{listing_generation}:{name}"
 
 
@@ -88,14 +89,6 @@ def cached(name: str, build: Callable[[], T], *, timeout: int) -> T:
 
 def product_detail_key(slug: str) -> str:
     return _key(f"product:{slug}")
-
-
-def product_detail_get(slug: str) -> dict[str, Any] | None:
-    return cache.get(product_detail_key(slug))
-
-
-def product_detail_set(slug: str, payload: dict[str, Any]) -> None:
-    cache.set(product_detail_key(slug), payload, timeout=PRODUCT_DETAIL_TTL)
 
 
 def product_cache_invalidate(*, slugs: Iterable[str]) -> None:

@@ -54,6 +54,19 @@ class PublicCacheMixin:
         return super().finalize_response(request, response, *args, **kwargs)
 
 
+def cached_response(key: str, build: Callable[[], Any], *, timeout: int) -> Response:
+    """A response with the data cached under ``key`` (built by ``build()`` on a miss) and its ETag, which is
+    stored beside the data so a hit costs no serialisation. Errors raised by ``build`` are never cached."""
+    entry = cache.get(key)
+    if entry is None:
+        data = build()
+        entry = {"data": data, "etag": etag_for(data)}
+        cache.set(key, entry, timeout=timeout)
+    response = Response(entry["data"])
+    response.precomputed_etag = entry["etag"]
+    return response
+
+
 class CachedListingMixin:
     """``cached_listing(request, build)``: the response data built by ``build()`` for this host, path and query,
     from the cache when present. Invalid input raises inside ``build`` and is never cached."""
@@ -61,12 +74,4 @@ class CachedListingMixin:
     def cached_listing(self, request: Request, build: Callable[[], Any]) -> Response:
         query = urlencode(sorted(request.query_params.lists()), doseq=True)
         fingerprint = hashlib.sha256(f"{request.get_host()}{request.path}?{query}".encode()).hexdigest()
-        key = listing_key(fingerprint)
-        entry = cache.get(key)
-        if entry is None:
-            data = build()
-            entry = {"data": data, "etag": etag_for(data)}
-            cache.set(key, entry, timeout=LISTING_TTL)
-        response = Response(entry["data"])
-        response.precomputed_etag = entry["etag"]
-        return response
+        return cached_response(listing_key(fingerprint), build, timeout=LISTING_TTL)

@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce.catalog import selectors, services
-from commerce.catalog.cache import product_detail_get, product_detail_set
+from commerce.catalog.cache import PRODUCT_DETAIL_TTL, product_detail_key
 from commerce.catalog.models import SavedSearch
 
-from .conditional import CachedListingMixin, PublicCacheMixin
+from .conditional import CachedListingMixin, PublicCacheMixin, cached_response
 from .pagination import KnownCountPagination
 from .serializers import (
     AutocompleteQuerySerializer,
@@ -90,11 +90,11 @@ class ProductDetailView(PublicCatalogView):
     serializer_class = ProductDetailSerializer
 
     def get(self, request: Request, slug: str) -> Response:
-        payload = product_detail_get(slug)
-        if payload is None:
-            payload = ProductDetailSerializer(selectors.product_detail(slug=slug)).data
-            product_detail_set(slug, payload)
-        return Response(payload)
+        return cached_response(
+            product_detail_key(slug),
+            lambda: ProductDetailSerializer(selectors.product_detail(slug=slug)).data,
+            timeout=PRODUCT_DETAIL_TTL,
+        )
 
 
 class SearchView(PublicCatalogView):
