@@ -9,15 +9,12 @@ A fixed window can let up to twice the rate through across a window boundary; th
 broad limits. Endpoints that need exact limits (login, OTP) use sliding-window throttles of their own.
 """
 
-import time
 from typing import Any
 
-from django.core.cache import cache as default_cache
 from rest_framework.throttling import SimpleRateThrottle
 
 
 class FixedWindowRateThrottle(SimpleRateThrottle):
-    cache = default_cache
     cache_format = "throttle:%(scope)s:%(ident)s:%(window)d"
 
     def ident_for(self, request: Any) -> str | None:
@@ -41,9 +38,6 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
 
     def wait(self) -> float:
         return max(1.0, self.window_end - self.now)
-
-    def timer(self) -> float:
-        return time.time()
 
 
 class AnonThrottle(FixedWindowRateThrottle):
