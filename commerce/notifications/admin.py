@@ -64,25 +64,8 @@ class NotificationAdmin(admin.ModelAdmin):
             },
         ),
     )
-    readonly_fields = (
-        "channel",
-        "recipient",
-        "user_id",
-        "template",
-        "subject",
-        "content",
-        "html_content",
-        "status",
-        "attempts",
-        "resend_count",
-        "last_error",
-        "provider_message_id",
-        "claimed_at",
-        "next_attempt_at",
-        "sent_at",
-        "created_at",
-        "updated_at",
-    )
+    # Everything shown is read-only: the log records what was sent.
+    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
 
     @admin.display(description="Body")
     def content(self, obj: Notification) -> str:
