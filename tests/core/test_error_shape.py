@@ -36,6 +36,29 @@ def test_valid_input_passes(api_client):
     assert response.json() == {"amount": "12.50"}
 
 
+def test_django_validation_error_from_a_service_is_400_with_fields(api_client):
+    response = api_client.get("/api/v1/_test/model-rule")
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "invalid",
+        "detail": "Invalid input.",
+        "fields": {
+            "products": ["Not products of Acme: Kettle."],
+            "non_field_errors": ["A cap only applies to percentages."],
+        },
+    }
+
+
+def test_django_validation_error_without_fields_is_400_non_field(api_client):
+    response = api_client.get("/api/v1/_test/model-rule?form=list")
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "invalid",
+        "detail": "The offer must end after it starts.",
+        "fields": {"non_field_errors": ["The offer must end after it starts."]},
+    }
+
+
 def test_malformed_json_is_400(api_client):
     response = api_client.generic("POST", "/api/v1/_test/echo", "{not json", content_type="application/json")
     assert response.status_code == 400

@@ -1,6 +1,6 @@
 """A URLconf for the error-shape tests: the real project URLs plus views that raise each kind of error."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.urls import path
 from rest_framework import serializers
@@ -59,6 +59,19 @@ class ConflictView(APIView):
         raise Conflict("Only 2 left of SKU TSHIRT-M.", code="insufficient_stock")
 
 
+class ModelRuleView(APIView):
+    """A service whose model validation fails: Django's ValidationError must reach the client as a 400."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        if request.query_params.get("form") == "list":
+            raise ValidationError(["The offer must end after it starts."])
+        raise ValidationError(
+            {"products": ["Not products of Acme: Kettle."], "__all__": ["A cap only applies to percentages."]}
+        )
+
+
 class OncePerMinute(AnonRateThrottle):
     rate = "1/min"
     scope = "test_once"
@@ -113,6 +126,7 @@ urlpatterns = [
     path("api/v1/_test/forbidden", ForbiddenView.as_view()),
     path("api/v1/_test/missing", MissingView.as_view()),
     path("api/v1/_test/conflict", ConflictView.as_view()),
+    path("api/v1/_test/model-rule", ModelRuleView.as_view()),
     path("api/v1/_test/throttled", ThrottledView.as_view()),
     path("api/v1/_test/boom", BoomView.as_view()),
     path("api/v1/_test/request-id", RequestIdView.as_view()),

@@ -1,7 +1,8 @@
 """One error shape for the whole API.
 
 Every error body is ``{"code": str, "detail": str}`` plus ``"fields": {name: [messages]}`` for validation
-errors. This handler covers DRF's exceptions, Django's ``Http404``/``PermissionDenied``/``RequestDataTooBig``,
+errors. This handler covers DRF's exceptions, Django's ``Http404``/``PermissionDenied``/``RequestDataTooBig``/
+``ValidationError`` (a model's ``full_clean`` inside a service: 400 with ``fields``, never a 500),
 the project's :class:`~commerce.core.errors.DomainError` and, last, anything unexpected (500,
 ``code: "server_error"``, logged with the request id and reported to Sentry; nothing internal in the body).
 """
@@ -10,7 +11,8 @@ import logging
 from typing import Any
 
 import sentry_sdk
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -75,7 +77,20 @@ def _validation_response(exc: exceptions.ValidationError) -> Response:
     return Response(error_body("invalid", detail, fields), status=status.HTTP_400_BAD_REQUEST)
 
 
+def _from_django_validation(exc: DjangoValidationError) -> exceptions.ValidationError:
+    """A model or service ``ValidationError`` as DRF's: per-field messages, ``__all__`` as ``non_field_errors``."""
+    if hasattr(exc, "error_dict"):
+        detail = {
+            ("non_field_errors" if name == NON_FIELD_ERRORS else name): messages
+            for name, messages in exc.message_dict.items()
+        }
+        return exceptions.ValidationError(detail)
+    return exceptions.ValidationError({"non_field_errors": exc.messages})
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, DjangoValidationError):
+        exc = _from_django_validation(exc)
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(exc.as_dict(), status=exc.status)
