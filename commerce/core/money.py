@@ -24,6 +24,13 @@ CURRENCY_PLACES: dict[str, int] = {
 }
 # The largest amount a DecimalField(max_digits=12, decimal_places=2) holds.
 MAX_AMOUNT = Decimal("9999999999.99")
+# Money columns keep two decimal places, so only currencies with at most two minor-unit places can be stored
+# exactly. BHD, KWD and OMR (three places) are refused rather than rounded.
+STORED_PLACES = 2
+SUPPORTED_CURRENCIES: tuple[str, ...] = tuple(
+    sorted(code for code, places in CURRENCY_PLACES.items() if places <= STORED_PLACES)
+)
+CURRENCY_CHOICES: list[tuple[str, str]] = [(code, code) for code in SUPPORTED_CURRENCIES]
 
 
 class MoneyError(ValueError):
@@ -43,6 +50,26 @@ def normalize_currency(currency: str) -> str:
     if len(code) != 3 or not code.isascii() or not code.isalpha():
         raise MoneyError(f"Not a currency code: {currency!r}.")
     return code
+
+
+def validate_currency(value: str) -> None:
+    """Model/form validator: a supported currency (one whose amounts the money columns hold exactly)."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        code = normalize_currency(value)
+    except MoneyError:
+        raise ValidationError("Not a currency code.", code="invalid_currency") from None
+    if currency_places(code) > STORED_PLACES:
+        raise ValidationError(
+            f"{code} amounts have {currency_places(code)} decimal places; amounts here are kept with "
+            f"{STORED_PLACES}, so {code} is not supported.",
+            code="unsupported_currency",
+        )
+    if code not in SUPPORTED_CURRENCIES:
+        raise ValidationError(
+            f"{code} is not a supported currency ({', '.join(SUPPORTED_CURRENCIES)}).", code="unsupported_currency"
+        )
 
 
 def to_decimal(value: Decimal | int | str) -> Decimal:

@@ -70,3 +70,40 @@ def test_percent_of_rounds_once():
 def test_bad_currency_codes(bad):
     with pytest.raises(MoneyError):
         normalize_currency(bad)
+
+
+def test_supported_currencies_are_those_the_columns_hold_exactly():
+    from commerce.core.money import SUPPORTED_CURRENCIES
+
+    assert SUPPORTED_CURRENCIES == ("AED", "EUR", "GBP", "INR", "JPY", "KRW", "SGD", "USD")
+
+
+@pytest.mark.parametrize("code", ["KWD", "bhd", "OMR"])
+def test_three_place_currencies_are_refused_not_rounded(code):
+    from django.core.exceptions import ValidationError
+
+    from commerce.core.money import validate_currency
+
+    with pytest.raises(ValidationError) as excinfo:
+        validate_currency(code)
+    assert excinfo.value.code == "unsupported_currency"
+    assert "3 decimal places" in excinfo.value.messages[0]
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [("XYZ", "unsupported_currency"), ("1NR", "invalid_currency"), ("", "invalid_currency")]
+)
+def test_unknown_or_malformed_currencies_are_refused(code, error):
+    from django.core.exceptions import ValidationError
+
+    from commerce.core.money import validate_currency
+
+    with pytest.raises(ValidationError) as excinfo:
+        validate_currency(code)
+    assert excinfo.value.code == error
+
+
+def test_supported_currency_passes():
+    from commerce.core.money import validate_currency
+
+    assert validate_currency("inr") is None
