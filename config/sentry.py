@@ -58,6 +58,6 @@ def init_sentry(*, dsn: str, environment: str, release: str, traces_sample_rate:
         traces_sample_rate=traces_sample_rate,
         send_default_pii=False,
         max_request_body_size="never" if environment == "production" else "small",
-        before_send=scrub_event,
+        before_send=scrub_event,  # type: ignore[arg-type]  # sentry types events as a TypedDict; we treat it as a dict
         integrations=[DjangoIntegration(), CeleryIntegration(), RedisIntegration()],
     )

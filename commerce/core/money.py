@@ -38,7 +38,7 @@ class MoneyError(ValueError):
 
 
 def default_currency() -> str:
-    return settings.DEFAULT_CURRENCY
+    return str(settings.DEFAULT_CURRENCY)
 
 
 def currency_places(currency: str) -> int:

@@ -2,7 +2,7 @@
 
 import re
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Accept a caller's id only if it is short and made of safe characters (it ends up in logs and headers).
@@ -22,10 +22,10 @@ def get_request_id() -> str:
     return _current.get()
 
 
-def set_request_id(value: str):
+def set_request_id(value: str) -> Token[str]:
     """Set the current id; returns a token for :func:`reset_request_id`."""
     return _current.set(value)
 
 
-def reset_request_id(token) -> None:
+def reset_request_id(token: Token[str]) -> None:
     _current.reset(token)

@@ -65,7 +65,7 @@ class NotificationAdmin(admin.ModelAdmin):
         ),
     )
     # Everything shown is read-only: the log records what was sent.
-    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
+    readonly_fields = tuple(str(name) for _, options in fieldsets for name in options["fields"])
 
     @admin.display(description="Body")
     def content(self, obj: Notification) -> str:

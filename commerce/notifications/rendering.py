@@ -25,7 +25,7 @@ class RenderedEmail:
 
 def _render(name: str, context: dict[str, Any], *, autoescape: bool) -> str:
     # get_template() returns the backend wrapper; its .template renders with a Context we control.
-    template = get_template(name).template
+    template = get_template(name).template  # type: ignore[attr-defined]  # the DjangoTemplates backend wrapper
     return template.render(Context(context, autoescape=autoescape))
 
 

@@ -91,7 +91,7 @@ def retry_countdown(*, attempts: int, rng: Callable[[], float] | None = None) ->
     messages that failed together, so a recovering provider is not hit by all of them at once."""
     delay = RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
     jitter = (rng or random.random)() * delay / 2
-    return round(min(RETRY_MAX_SECONDS, delay + jitter), 3)
+    return round(float(min(RETRY_MAX_SECONDS, delay + jitter)), 3)
 
 
 # --- Requesting messages --------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def notification_deliver(*, notification_id: int) -> Delivery:
         if notification.status in (Status.SENT, Status.FAILED):
             return Delivery(outcome="skipped", status=notification.status)
         if notification.status == Status.SENDING:
-            if notification.claimed_at + claim_lease() > now:
+            if notification.claimed_at is not None and notification.claimed_at + claim_lease() > now:
                 # Another worker is talking to the provider right now; it records the outcome.
                 return Delivery(outcome="in_progress", status=notification.status)
             _dead_letter_unknown_outcome(notification)
@@ -278,8 +278,9 @@ def _record_outcome(
 def _dead_letter_unknown_outcome(notification: Notification) -> None:
     """A claim outlived the lease: the worker died mid-send and nobody knows whether the provider got it."""
     _set_status(notification, Status.FAILED)
+    started = notification.claimed_at.isoformat() if notification.claimed_at else "an unknown time"
     notification.last_error = (
-        f"Delivery outcome unknown: the send attempt started at {notification.claimed_at.isoformat()} never "
+        f"Delivery outcome unknown: the send attempt started at {started} never "
         "finished (the worker stopped). Check the provider before re-sending."
     )
     notification.save(update_fields=["status", "last_error", "updated_at"])
@@ -321,7 +322,8 @@ def notification_requeue_stale(*, now: datetime | None = None) -> Sweep:
     for pk in expired_claims:
         with transaction.atomic():
             notification = Notification.objects.select_for_update().get(pk=pk)
-            if notification.status == Status.SENDING and notification.claimed_at < now - claim_lease():
+            claimed_at = notification.claimed_at
+            if notification.status == Status.SENDING and claimed_at is not None and claimed_at < now - claim_lease():
                 _dead_letter_unknown_outcome(notification)
                 dead_lettered += 1
 

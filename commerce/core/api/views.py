@@ -13,9 +13,9 @@ from commerce.core.health import HEALTHY, queue_health, service_health
 class HealthView(APIView):
     """Liveness and readiness: 200 when the database and cache answer, 503 naming the part that does not."""
 
-    authentication_classes: list = []
+    authentication_classes: list[type] = []
     permission_classes = [AllowAny]
-    throttle_classes: list = []
+    throttle_classes: list[type] = []
 
     @extend_schema(
         responses=inline_serializer(
@@ -36,9 +36,9 @@ class HealthView(APIView):
 class QueueHealthView(APIView):
     """Redis connectivity and the number of messages waiting in each Celery queue; 503 when Redis is down."""
 
-    authentication_classes: list = []
+    authentication_classes: list[type] = []
     permission_classes = [AllowAny]
-    throttle_classes: list = []
+    throttle_classes: list[type] = []
 
     @extend_schema(
         responses=inline_serializer(

@@ -6,6 +6,7 @@ transaction per app so a failure leaves no half-seeded app behind.
 """
 
 from importlib import import_module
+from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand
@@ -16,7 +17,7 @@ from django.utils.module_loading import module_has_submodule
 class Command(BaseCommand):
     help = "Create demo data (admin user, catalog, offers, ...). Safe to run repeatedly."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         for config in apps.get_app_configs():
             if not module_has_submodule(config.module, "demo"):
                 continue
