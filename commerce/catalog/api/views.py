@@ -20,6 +20,7 @@ from .serializers import (
     AutocompleteQuerySerializer,
     AutocompleteResponseSerializer,
     CategoryNodeSerializer,
+    FacetsSerializer,
     MerchantSerializer,
     ProductDetailSerializer,
     ProductListSerializer,
@@ -121,7 +122,7 @@ class SearchView(PublicCatalogView):
             selectors.product_list(filters=filters), request, count=summary["total"], view=self
         )
         data = self.paginator.get_paginated_response(ProductListSerializer(page, many=True).data).data
-        data["facets"] = summary["facets"]
+        data["facets"] = FacetsSerializer(summary["facets"]).data  # renders the price bands' money objects
         return data
 
 
