@@ -35,7 +35,7 @@ class Notification(TimeStampedModel):
 
     channel = models.CharField(max_length=8, choices=Channel.choices)
     recipient = models.CharField(max_length=254, help_text="Email address or E.164 phone number.")
-    # A plain integer, not a foreign key: notifications sit below accounts in the layers (DESIGN.md).
+    # A plain integer, not a foreign key: notifications sit below accounts in the layers (docs/architecture.md).
     user_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
     template = models.CharField(max_length=100, help_text="emails/<template>/ or sms/<template>.txt")
     # The message is rendered once, when it is requested, so that retries and re-sends send the same text.

@@ -1,9 +1,10 @@
 """Requesting, delivering, retrying and dead-lettering notifications (Celery eager, as in the embedded default)."""
 
 import smtplib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from celery.exceptions import Retry
 from django.core import mail
 from django.db import transaction
@@ -48,7 +49,8 @@ def test_email_is_queued_until_commit_then_sent_once(django_capture_on_commit_ca
         assert mail.outbox == []
     assert len(callbacks) == 1
 
-    callbacks[0]()
+    with time_machine.travel(datetime(2026, 3, 1, 9, 30, tzinfo=UTC), tick=False):
+        callbacks[0]()
 
     notification.refresh_from_db()
     assert notification.channel == "email"
@@ -59,7 +61,7 @@ def test_email_is_queued_until_commit_then_sent_once(django_capture_on_commit_ca
     assert notification.status == Notification.Status.SENT
     assert notification.attempts == 1
     assert notification.last_error == ""
-    assert notification.sent_at is not None
+    assert notification.sent_at == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["asha@example.com"]
