@@ -17,6 +17,7 @@ raising, so that callers can raise afterwards without rolling the attempt back. 
 transaction they roll back on failure.
 """
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +42,9 @@ SMS_TEMPLATES = {
     Purpose.SECOND_FACTOR: "otp_second_factor",
     Purpose.VERIFY_PHONE: "otp_login",
 }
+
+# ASCII digits only: str.isdigit() also accepts "①" or "٣", which are no code anyone was sent.
+_CODE_SHAPE = re.compile(f"[0-9]{{{CODE_DIGITS}}}")
 
 # Compared against when there is no live code, so a check costs the same with or without one.
 _NO_CODE = "0" * 64
@@ -124,7 +128,7 @@ def phone_otp_check(*, phone: str, purpose: str, code: str, consume: bool = True
             return OtpCheck(ok=False, reason="attempts_exceeded")
         if otp.expires_at <= now:
             return OtpCheck(ok=False, reason="expired")
-        if not (len(code) == CODE_DIGITS and code.isdigit() and constant_time_compare(otp.code_hash, given)):
+        if not (_CODE_SHAPE.fullmatch(code) and constant_time_compare(otp.code_hash, given)):
             attempts = _count_failure(otp.pk)
             return OtpCheck(ok=False, reason="attempts_exceeded" if attempts >= MAX_ATTEMPTS else "invalid")
         check = OtpCheck(ok=True, reason="ok", otp_id=otp.pk, issued_at=otp.created_at)

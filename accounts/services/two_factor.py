@@ -14,6 +14,7 @@
 2FA is *enabled* when the user has a confirmed TOTP or SMS device.
 """
 
+import re
 from base64 import b32encode, b64encode
 from dataclasses import dataclass
 from io import BytesIO
@@ -106,7 +107,9 @@ def totp_setup_confirm(*, user: User, code: str) -> Activation:
             if has_confirmed_totp(user):
                 raise Conflict("An authenticator app is already set up.", code="totp_already_enabled")
             raise Conflict("Start the setup first (POST me/2fa/totp).", code="totp_setup_not_started")
-        verified = device.verify_token(_normalize(code))
+        token = _normalize(code)
+        # django-otp calls int() on the token, which reads "١٢٣٤٥٦" (Arabic-Indic) as 123456: ASCII digits only.
+        verified = is_six_digits(token) and device.verify_token(token)
     if not verified:
         raise InvalidInput("The code is wrong. Check the time on your phone.", code="otp_invalid", fields=_code_error())
     with transaction.atomic(), acting_as(user):
@@ -186,7 +189,7 @@ def two_factor_verify(*, user: User, otp: str | None, methods: tuple[str, ...] =
     if not token:
         return None
     with transaction.atomic():
-        if len(token) == 6 and token.isdigit():
+        if is_six_digits(token):
             if TOTP in methods:
                 for device in TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True):
                     if device.verify_token(token):
@@ -227,6 +230,11 @@ def require_second_factor(*, user: User, otp: str | None, methods: tuple[str, ..
     if device is None:
         raise AuthenticationError("The two-factor code is wrong or no longer valid.", code="otp_invalid")
     return device
+
+
+def is_six_digits(token: str) -> bool:
+    """A TOTP/SMS-shaped code: six ASCII digits (``str.isdigit`` would also take "①②③④⑤⑥")."""
+    return re.fullmatch(r"[0-9]{6}", token) is not None
 
 
 def _normalize(otp: str | None) -> str:
