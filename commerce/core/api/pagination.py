@@ -1,7 +1,15 @@
-"""Page-number pagination whose bad input is a 400 with ``fields`` (not DRF's 404 for a page out of range)."""
+"""Page-number pagination whose bad input is a 400 with ``fields`` (not DRF's 404 for a page out of range).
+
+``page`` (1 to 999,999,999) and ``page_size`` (1 to 100) are ASCII digits only (see :mod:`.query`), and the
+schema documents exactly those limits.
+"""
 
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
+
+from .query import QUERY_INT_MAX, query_int
+
+MAX_PAGE = QUERY_INT_MAX
 
 
 class StandardPagination(PageNumberPagination):
@@ -13,19 +21,30 @@ class StandardPagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        try:
-            size = int(raw)
-        except ValueError:
-            raise ValidationError({"page_size": ["Must be a whole number."]}) from None
-        if size < 1 or size > self.max_page_size:
-            raise ValidationError({"page_size": [f"Must be between 1 and {self.max_page_size}."]})
-        return size
+        return query_int(raw, name=self.page_size_query_param, minimum=1, maximum=self.max_page_size)
 
     def paginate_queryset(self, queryset, request, view=None):
-        raw = request.query_params.get(self.page_query_param, "1")
-        if not raw.isdigit() or int(raw) < 1:
-            raise ValidationError({"page": ["Must be a positive whole number."]})
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None:
+            query_int(raw, name=self.page_query_param, minimum=1, maximum=MAX_PAGE)
         try:
             return super().paginate_queryset(queryset, request, view)
         except NotFound as exc:  # DRF's answer to an InvalidPage
             raise ValidationError({"page": ["This page is out of range."]}) from exc
+
+    def get_schema_operation_parameters(self, view):
+        """The documented limits are the enforced ones, so a contract test can hold the server to them."""
+        parameters = super().get_schema_operation_parameters(view)
+        limits = {
+            self.page_query_param: ("Page number, from 1.", {"minimum": 1, "maximum": MAX_PAGE}),
+            self.page_size_query_param: (
+                f"Results per page, 1 to {self.max_page_size} (default {self.page_size}).",
+                {"minimum": 1, "maximum": self.max_page_size},
+            ),
+        }
+        for parameter in parameters:
+            if parameter["name"] in limits:
+                description, bounds = limits[parameter["name"]]
+                parameter["description"] = description
+                parameter["schema"] = {"type": "integer", **bounds}
+        return parameters
