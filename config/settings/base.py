@@ -206,16 +206,20 @@ TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
 # Bodies larger than this are refused with 413 before they are read.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# JSON bodies nested deeper than this (arrays and objects) are refused with 400 too_deep before parsing.
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The only parser: JSON with depth, number and unicode limits (commerce.core.api.parsers).
+    "DEFAULT_PARSER_CLASSES": ["commerce.core.api.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "commerce.core.api.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's AutoSchema plus the error responses and parameter limits each operation really has.
+    "DEFAULT_SCHEMA_CLASS": "commerce.core.api.schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "commerce.core.api.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "commerce.core.api.throttling.AnonThrottle",

@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from commerce.core.api.query import QueryIntegerField
+
 from ..models import Offer, OfferKind
 
 
@@ -84,7 +86,7 @@ class OfferListQuerySerializer(serializers.Serializer):
 
     merchant = serializers.SlugField(required=False, help_text="Only this merchant's offers (its slug).")
     kind = serializers.ChoiceField(choices=OfferKind.choices, required=False)
-    expiring_within_days = serializers.IntegerField(
+    expiring_within_days = QueryIntegerField(
         required=False,
         min_value=1,
         max_value=EXPIRING_MAX_DAYS,
