@@ -182,6 +182,35 @@ STORAGES = {
     },
 }
 
+# --- Backups (manage.py backup / restore / backup_verify / migrate_safe; commerce/core/backups/) -----------
+# Retention: 0 turns a rule off. Backups hold personal data and password hashes: files are private to the
+# process user, and a bucket must not be public.
+BACKUP_DIR = env("BACKUP_DIR", default=str(BASE_DIR / "backups"))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+BACKUP_MAX_AGE_DAYS = env.int("BACKUP_MAX_AGE_DAYS", default=0)
+BACKUP_S3_BUCKET = env("BACKUP_S3_BUCKET", default="")
+if BACKUP_S3_BUCKET:
+    # Empty credentials fall back to boto3's own chain (instance role, AWS_* variables, ~/.aws).
+    STORAGES["backups"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BACKUP_S3_BUCKET,
+            "location": env("BACKUP_S3_PREFIX", default="backups"),
+            "endpoint_url": env("BACKUP_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env("BACKUP_S3_REGION", default="") or None,
+            "access_key": env("BACKUP_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env("BACKUP_S3_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    STORAGES["backups"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": BACKUP_DIR, "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+    }
+
 # --- Metrics --------------------------------------------------------------------------------------------
 # Who may read /metrics; empty means anyone (the embedded default). Production defaults to private ranges.
 METRICS_ALLOWED_CIDRS = env.list("METRICS_ALLOWED_CIDRS", default=[])
