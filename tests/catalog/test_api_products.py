@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from commerce.catalog import services
 from commerce.catalog.models import MerchantStatus, ProductStatus
 from tests.catalog.factories import CategoryFactory, MerchantFactory, ProductVariantFactory
 
@@ -29,8 +30,8 @@ def test_list_shows_only_active_products_of_active_merchants(api_client, make_pr
     item = response.json()["results"][0]
     assert item["slug"] == "visible"
     assert item["title"] == visible.title
-    assert item["min_price"] == "499.00"
-    assert item["currency"] == "INR"
+    assert item["min_price"] == {"amount": "499.00", "currency": "INR"}
+    assert "currency" not in item  # the money object carries it
     assert item["in_stock"] is True
     assert item["merchant"] == {"slug": visible.merchant.slug, "name": visible.merchant.name}
     assert item["category"] == {"slug": visible.category.slug, "name": visible.category.name}
@@ -47,7 +48,7 @@ def test_min_price_and_in_stock_follow_the_variants(make_product):
     assert product.min_price == Decimal("300.00")
     assert product.in_stock is True
 
-    product.variants.filter(price=Decimal("300.00")).get().delete()
+    services.variant_delete(variant=product.variants.get(price=Decimal("300.00")))
     product.refresh_from_db()
     assert product.min_price == Decimal("450.00")
 
@@ -88,6 +89,42 @@ def test_merchant_brand_price_and_stock_filters(api_client, make_product):
     assert slugs(api_client.get(LIST_URL, {"merchant": "acme", "in_stock": "true", "brand": "Zen"})) == ["cheap"]
 
 
+def test_price_filters_take_plain_decimals(api_client, make_product):
+    make_product(slug="cheap", prices=("100.00",))
+    make_product(slug="dear", prices=("499.50",))
+
+    assert slugs(api_client.get(LIST_URL, {"min_price": "499.5"})) == ["dear"]
+    assert slugs(api_client.get(LIST_URL, {"min_price": "0499.50", "max_price": "499.50"})) == ["dear"]
+    assert slugs(api_client.get(LIST_URL, {"max_price": "100"})) == ["cheap"]
+    assert slugs(api_client.get(LIST_URL, {"min_price": "100", "max_price": "100.00"})) == ["cheap"]
+
+
+def test_an_amount_in_exponent_notation_is_refused_in_the_error_shape(api_client):
+    response = api_client.get(LIST_URL, {"min_price": "1e3"})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "invalid",
+        "detail": "Enter a plain decimal amount, such as 499 or 499.50.",
+        "fields": {"min_price": ["Enter a plain decimal amount, such as 499 or 499.50."]},
+    }
+
+
+def test_prices_are_money_objects_in_the_variants_currency(api_client, make_product):
+    product = make_product(slug="yen", prices=())
+    ProductVariantFactory(product=product, price=Decimal("500.00"), compare_at_price=Decimal("650.00"), currency="JPY")
+    make_product(slug="bare", prices=())
+
+    listed = {item["slug"]: item for item in api_client.get(LIST_URL).json()["results"]}
+    detail = api_client.get("/api/v1/products/yen").json()
+
+    assert listed["yen"]["min_price"] == {"amount": "500", "currency": "JPY"}
+    assert listed["bare"]["min_price"] is None
+    assert detail["min_price"] == {"amount": "500", "currency": "JPY"}
+    assert detail["variants"][0]["price"] == {"amount": "500", "currency": "JPY"}
+    assert detail["variants"][0]["compare_at_price"] == {"amount": "650", "currency": "JPY"}
+
+
 def test_orderings(api_client, make_product):
     first = make_product(slug="first", prices=("300.00",))
     second = make_product(slug="second", prices=("100.00",))
@@ -119,6 +156,20 @@ def test_products_without_variants_sort_last_by_price(api_client, make_product):
         ({"min_price": "abc"}, "min_price"),
         ({"max_price": "NaN"}, "max_price"),
         ({"min_price": "-1"}, "min_price"),
+        ({"min_price": "1e3"}, "min_price"),
+        ({"min_price": "1E-2"}, "min_price"),
+        ({"max_price": "Infinity"}, "max_price"),
+        ({"max_price": "-inf"}, "max_price"),
+        ({"max_price": "snan"}, "max_price"),
+        ({"max_price": "99999999999"}, "max_price"),
+        ({"max_price": "1" * 400}, "max_price"),
+        ({"min_price": "10.999"}, "min_price"),
+        ({"min_price": "1_000"}, "min_price"),
+        ({"min_price": "+5"}, "min_price"),
+        ({"min_price": ".5"}, "min_price"),
+        ({"min_price": "0x10"}, "min_price"),
+        ({"min_price": " 100"}, "min_price"),
+        ({"min_price": "\u0661\u0662\u0663"}, "min_price"),  # Arabic-Indic digits, which Decimal() would take
         ({"min_price": "500", "max_price": "100"}, "min_price"),
         ({"in_stock": "maybe"}, "in_stock"),
         ({"q": "x" * 201}, "q"),
@@ -207,17 +258,18 @@ def test_detail_has_variants_and_available_stock(api_client, make_product):
     assert response.status_code == 200
     body = response.json()
     assert body["slug"] == "tee"
-    assert body["min_price"] == "499.00"
+    assert body["min_price"] == {"amount": "499.00", "currency": "INR"}
+    assert "currency" not in body
     assert body["stock_available"] == 6
     assert body["variants"][1] == {
         "sku": "TEE-L",
         "options": {"size": "L"},
-        "price": "549.00",
-        "compare_at_price": "699.00",
-        "currency": "INR",
+        "price": {"amount": "549.00", "currency": "INR"},
+        "compare_at_price": {"amount": "699.00", "currency": "INR"},
         "stock_available": 0,
         "in_stock": False,
     }
+    assert body["variants"][0]["compare_at_price"] is None
     assert body["variants"][0]["stock_available"] == 6
     assert len(body["images"]) == 1
     assert response["Cache-Control"] == "public, max-age=60"
@@ -253,15 +305,18 @@ def test_unknown_product_is_404(api_client):
 
 def test_detail_cache_is_invalidated_by_a_variant_price_change(api_client, make_product):
     product = make_product(slug="tee", prices=("499.00",))
-    assert api_client.get("/api/v1/products/tee").json()["variants"][0]["price"] == "499.00"
+    assert api_client.get("/api/v1/products/tee").json()["variants"][0]["price"] == {
+        "amount": "499.00",
+        "currency": "INR",
+    }
 
     variant = product.variants.get()
     variant.price = Decimal("399.00")
-    variant.save()
+    services.variant_save(variant=variant)
 
     body = api_client.get("/api/v1/products/tee").json()
-    assert body["variants"][0]["price"] == "399.00"
-    assert body["min_price"] == "399.00"
+    assert body["variants"][0]["price"] == {"amount": "399.00", "currency": "INR"}
+    assert body["min_price"] == {"amount": "399.00", "currency": "INR"}
 
 
 def test_detail_cache_is_invalidated_by_product_and_merchant_changes(api_client, make_product):
@@ -269,17 +324,15 @@ def test_detail_cache_is_invalidated_by_product_and_merchant_changes(api_client,
     assert api_client.get("/api/v1/products/tee").status_code == 200
 
     product.title = "New title"
-    product.save()
+    services.product_save(product=product)
     assert api_client.get("/api/v1/products/tee").json()["title"] == "New title"
 
     product.slug = "tee-2"
-    product.save()
+    services.product_save(product=product)
     assert api_client.get("/api/v1/products/tee").status_code == 404
     assert api_client.get("/api/v1/products/tee-2").status_code == 200
 
-    merchant = product.merchant
-    merchant.status = MerchantStatus.SUSPENDED
-    merchant.save()
+    services.merchant_set_status(merchant=product.merchant, status=MerchantStatus.SUSPENDED)
     assert api_client.get("/api/v1/products/tee-2").status_code == 404
 
 
@@ -305,8 +358,7 @@ def test_etag_and_conditional_get(api_client, make_product):
     assert api_client.get("/api/v1/products/tee", HTTP_IF_NONE_MATCH=f"W/{etag}").status_code == 304
 
     variant = product.variants.get()
-    variant.stock_on_hand = 1
-    variant.save()
+    services.variant_stock_set_on_hand(variant_id=variant.pk, on_hand=1, reason="recount")
     changed = api_client.get("/api/v1/products/tee", HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200
     assert changed["ETag"] != etag
@@ -340,19 +392,19 @@ def test_detail_cache_follows_images_and_category_renames(api_client, make_produ
     assert api_client.get("/api/v1/products/tee").json()["images"] == [
         {"url": "https://img.example.com/tee.jpg", "alt_text": "Tee"}
     ]
-    image.delete()
+    services.product_image_delete(image=image)
     assert api_client.get("/api/v1/products/tee").json()["images"] == []
 
     category = product.category
     category.name = "Renamed"
-    category.save()
+    services.category_save(category=category)
     assert api_client.get("/api/v1/products/tee").json()["category"]["name"] == "Renamed"
 
 
 def test_deleted_product_is_404_at_once(api_client, make_product):
     product = make_product(slug="tee")
     assert api_client.get("/api/v1/products/tee").status_code == 200
-    product.delete()
+    services.product_delete(product=product)
     assert api_client.get("/api/v1/products/tee").status_code == 404
 
 

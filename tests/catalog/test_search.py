@@ -3,7 +3,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from commerce.catalog import selectors
+from commerce.catalog import selectors, services
 from commerce.catalog.cache import listing_cache_bump
 from commerce.catalog.models import ProductStatus
 from tests.catalog.factories import CategoryFactory, MerchantFactory
@@ -57,8 +57,18 @@ def test_facets_honour_the_other_filters(api_client, faceted):
     ]
     assert facets["merchant"] == [{"slug": "acme", "name": "Acme", "count": 2}]
     assert price_counts(body) == {"0-500": 1, "500-1000": 0, "1000-2500": 1, "2500-5000": 0, "5000+": 0}
-    assert facets["price"][0] == {"key": "0-500", "min": "0.00", "max": "500.00", "count": 1}
-    assert facets["price"][-1] == {"key": "5000+", "min": "5000.00", "max": None, "count": 0}
+    assert facets["price"][0] == {
+        "key": "0-500",
+        "min": {"amount": "0.00", "currency": "INR"},
+        "max": {"amount": "500.00", "currency": "INR"},
+        "count": 1,
+    }
+    assert facets["price"][-1] == {
+        "key": "5000+",
+        "min": {"amount": "5000.00", "currency": "INR"},
+        "max": None,
+        "count": 0,
+    }
     assert facets["in_stock"] == {"true": 2, "false": 0}
 
 
@@ -150,14 +160,14 @@ def test_search_with_facets_query_budget(api_client, make_product):
 def test_listing_cache_is_invalidated_by_a_product_change(api_client, make_product):
     product = make_product(title="Widget", prices=("100.00",))
     first = api_client.get("/api/v1/products").json()
-    assert first["results"][0]["min_price"] == "100.00"
+    assert first["results"][0]["min_price"] == {"amount": "100.00", "currency": "INR"}
     variant = product.variants.get()
     variant.price = "80.00"
-    variant.save()
+    services.variant_save(variant=variant)
     second = api_client.get("/api/v1/products").json()
-    assert second["results"][0]["min_price"] == "80.00"
+    assert second["results"][0]["min_price"] == {"amount": "80.00", "currency": "INR"}
     searched = api_client.get(SEARCH_URL, {"q": "widget"}).json()
-    assert searched["results"][0]["min_price"] == "80.00"
+    assert searched["results"][0]["min_price"] == {"amount": "80.00", "currency": "INR"}
 
 
 def test_substring_fallback_search(api_client, make_product, monkeypatch):
@@ -275,7 +285,7 @@ def test_search_vector_follows_category_rename(api_client, make_product):
     make_product(slug="box", title="Boom Box", category=category)
     assert slugs(api_client.get(SEARCH_URL, {"q": "speakers"})) == []
     category.name = "Speakers"
-    category.save()
+    services.category_save(category=category)
     assert slugs(api_client.get(SEARCH_URL, {"q": "speakers"})) == ["box"]
 
 

@@ -1,12 +1,13 @@
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import time_machine
 from django.utils import timezone
 
-from commerce.offers.models import OfferClick, OfferDailyStats, OfferKind
+from commerce.offers.models import DiscountType, OfferClick, OfferDailyStats, OfferKind
 from tests.catalog.factories import CategoryFactory, MerchantFactory
 from tests.factories import UserFactory
 
@@ -47,22 +48,25 @@ def test_list_shows_live_offers_of_active_merchants_newest_first(api_client):
     assert ids(response) == [newer.pk, older.pk]
 
 
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
 def test_list_item_shape(api_client):
     merchant = MerchantFactory(slug="acme", name="Acme", default_cashback_rate=Decimal("4.50"))
-    starts, ends = days_from_now(-1), days_from_now(10)
-    offer = OfferFactory(
-        merchant=merchant,
-        title="10% off everything",
-        description="Sitewide.",
-        code="ACME10",
-        discount_value=Decimal("10.00"),
-        max_discount=Decimal("250.00"),
-        min_order_amount=Decimal("499.00"),
-        starts_at=starts,
-        ends_at=ends,
-    )
+    with time_machine.travel(NOW, tick=False):
+        offer = OfferFactory(
+            merchant=merchant,
+            title="10% off everything",
+            description="Sitewide.",
+            code="ACME10",
+            discount_value=Decimal("10.00"),
+            max_discount=Decimal("250.00"),
+            min_order_amount=Decimal("499.00"),
+            starts_at=NOW - timedelta(days=1),
+            ends_at=NOW + timedelta(days=10),
+        )
 
-    item = api_client.get("/api/v1/offers").json()["results"][0]
+        item = api_client.get("/api/v1/offers").json()["results"][0]
 
     assert item == {
         "id": offer.pk,
@@ -71,16 +75,76 @@ def test_list_item_shape(api_client):
         "description": "Sitewide.",
         "kind": "coupon",
         "code": "ACME10",
-        "discount_type": "percentage",
-        "discount_value": "10.00",
-        "max_discount": "250.00",
-        "min_order_amount": "499.00",
-        "currency": "INR",
+        "discount": {
+            "type": "percentage",
+            "percent": "10.00",
+            "max_discount": {"amount": "250.00", "currency": "INR"},
+        },
+        "min_order_amount": {"amount": "499.00", "currency": "INR"},
         "applies_to": "merchant",
         "cashback_rate": "4.50",
-        "starts_at": starts.isoformat().replace("+00:00", "Z"),
-        "ends_at": ends.isoformat().replace("+00:00", "Z"),
+        "starts_at": "2026-05-31T12:00:00Z",
+        "ends_at": "2026-06-11T12:00:00Z",
     }
+
+
+def test_a_percentage_discount_without_a_cap_has_a_null_max_discount(api_client):
+    OfferFactory(discount_value=Decimal("15"), max_discount=None, min_order_amount=Decimal("0"))
+
+    item = api_client.get("/api/v1/offers").json()["results"][0]
+
+    assert item["discount"] == {"type": "percentage", "percent": "15.00", "max_discount": None}
+    assert item["min_order_amount"] == {"amount": "0.00", "currency": "INR"}
+
+
+def test_a_fixed_discount_is_a_money_object_in_the_offers_currency(api_client):
+    offer = OfferFactory(
+        discount_type=DiscountType.FIXED,
+        discount_value=Decimal("100.00"),
+        min_order_amount=Decimal("999.00"),
+        applies_to="categories",
+        categories=[CategoryFactory(slug="shoes")],
+    )
+
+    listed = api_client.get("/api/v1/offers").json()["results"][0]
+    detail = api_client.get(f"/api/v1/offers/{offer.pk}").json()
+
+    for body in (listed, detail):
+        assert body["discount"] == {"type": "fixed", "amount": {"amount": "100.00", "currency": "INR"}}
+        assert body["min_order_amount"] == {"amount": "999.00", "currency": "INR"}
+        assert "currency" not in body
+        assert "discount_value" not in body
+
+
+def test_amounts_have_the_places_of_the_offers_currency(api_client):
+    OfferFactory(
+        currency="JPY",
+        discount_type=DiscountType.FIXED,
+        discount_value=Decimal("500.00"),
+        min_order_amount=Decimal("3000.00"),
+    )
+
+    item = api_client.get("/api/v1/offers").json()["results"][0]
+
+    assert item["discount"] == {"type": "fixed", "amount": {"amount": "500", "currency": "JPY"}}
+    assert item["min_order_amount"] == {"amount": "3000", "currency": "JPY"}
+
+
+def test_trending_offers_carry_the_same_money_shape(api_client):
+    with time_machine.travel(NOW, tick=False):
+        offer = OfferFactory(
+            discount_value=Decimal("20"), max_discount=Decimal("300"), min_order_amount=Decimal("1500")
+        )
+        OfferDailyStatsFactory(offer=offer, date=NOW.date(), views=3, clicks=1)
+
+        item = api_client.get("/api/v1/offers/trending").json()["results"][0]
+
+    assert item["discount"] == {
+        "type": "percentage",
+        "percent": "20.00",
+        "max_discount": {"amount": "300.00", "currency": "INR"},
+    }
+    assert item["min_order_amount"] == {"amount": "1500.00", "currency": "INR"}
 
 
 def test_list_filters_by_merchant_and_kind(api_client):

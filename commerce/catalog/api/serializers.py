@@ -1,6 +1,8 @@
 """Catalog API serializers: query-parameter validation and response shapes.
 
-Money is a string amount (``"499.00"``) beside a ``currency`` code.
+Every amount in a response is a money object, ``{"amount": "499.00", "currency": "INR"}`` (``MoneyField``); the
+object carries the currency, so products and variants have no separate ``currency`` key. Amount filters in the
+query string (``min_price``, ``max_price``) are plain decimals (``AmountQueryField``).
 """
 
 from decimal import Decimal
@@ -12,6 +14,8 @@ from rest_framework import serializers
 
 from commerce.catalog import selectors
 from commerce.catalog.models import Merchant, Product, ProductImage, ProductVariant, SavedSearch
+from commerce.core.api.fields import AmountQueryField, MoneyField
+from commerce.core.money import default_currency
 
 MAX_QUERY_LENGTH = selectors.MAX_QUERY_LENGTH
 
@@ -33,11 +37,11 @@ class ProductQuerySerializer(serializers.Serializer):
     )
     merchant = serializers.SlugField(required=False, max_length=140, help_text="Merchant slug.")
     brand = serializers.CharField(required=False, max_length=100, help_text="Brand name (case-insensitive).")
-    min_price = serializers.DecimalField(
-        required=False, max_digits=12, decimal_places=2, min_value=Decimal("0"), help_text="Lowest price, inclusive."
+    min_price = AmountQueryField(
+        required=False, min_value=Decimal("0"), help_text="Lowest price, inclusive; a plain decimal such as 499.50."
     )
-    max_price = serializers.DecimalField(
-        required=False, max_digits=12, decimal_places=2, min_value=Decimal("0"), help_text="Highest price, inclusive."
+    max_price = AmountQueryField(
+        required=False, min_value=Decimal("0"), help_text="Highest price, inclusive; a plain decimal such as 999."
     )
     in_stock = serializers.BooleanField(required=False, help_text="true: only products that can be bought now.")
     ordering = serializers.ChoiceField(
@@ -124,12 +128,14 @@ class ProductImageSerializer(serializers.ModelSerializer):
 
 
 class ProductVariantSerializer(serializers.ModelSerializer):
+    price = MoneyField()
+    compare_at_price = MoneyField(allow_null=True, help_text="The crossed-out former price, if any.")
     stock_available = serializers.IntegerField(read_only=True, help_text="On hand minus allocated.")
     in_stock = serializers.SerializerMethodField()
 
     class Meta:
         model = ProductVariant
-        fields = ["sku", "options", "price", "compare_at_price", "currency", "stock_available", "in_stock"]
+        fields = ["sku", "options", "price", "compare_at_price", "stock_available", "in_stock"]
 
     def get_in_stock(self, obj: ProductVariant) -> bool:
         return obj.stock_available > 0
@@ -138,9 +144,7 @@ class ProductVariantSerializer(serializers.ModelSerializer):
 class ProductListSerializer(serializers.ModelSerializer):
     merchant = MerchantRefSerializer(read_only=True)
     category = CategoryRefSerializer(read_only=True)
-    min_price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, read_only=True, allow_null=True, help_text="Lowest variant price."
-    )
+    min_price = MoneyField(allow_null=True, help_text="Lowest variant price; null while there are no variants.")
     image = serializers.SerializerMethodField()
 
     class Meta:
@@ -152,7 +156,6 @@ class ProductListSerializer(serializers.ModelSerializer):
             "merchant",
             "category",
             "min_price",
-            "currency",
             "in_stock",
             "image",
             "created_at",
@@ -191,7 +194,8 @@ class FacetRefSerializer(serializers.Serializer):
 
 
 class CategoryFacetSerializer(FacetRefSerializer):
-    parent = serializers.SlugField(allow_null=True)
+    # The stubs see Field.parent (the enclosing serializer); DRF's metaclass moves declared fields off the class.
+    parent = serializers.SlugField(allow_null=True)  # type: ignore[assignment]
 
 
 class BrandFacetSerializer(serializers.Serializer):
@@ -200,9 +204,11 @@ class BrandFacetSerializer(serializers.Serializer):
 
 
 class PriceFacetSerializer(serializers.Serializer):
+    """A price band. The bands are fixed amounts in the platform's default currency (``DEFAULT_CURRENCY``)."""
+
     key = serializers.CharField()
-    min = serializers.DecimalField(max_digits=12, decimal_places=2)
-    max = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    min = MoneyField(currency=default_currency, help_text="Lower bound, inclusive.")
+    max = MoneyField(currency=default_currency, allow_null=True, help_text="Upper bound, exclusive; null: no bound.")
     count = serializers.IntegerField()
 
 

@@ -1,10 +1,24 @@
-"""Public representations of offers. Amounts are strings with the offer's ``currency`` beside them."""
+"""Public representations of offers.
 
+Amounts are money objects (``{"amount": "499.00", "currency": "INR"}``) in the offer's currency. The discount is
+one object whose ``type`` says how to read it, so a per cent is never mistaken for an amount::
+
+    {"type": "percentage", "percent": "10.00", "max_discount": {"amount": "250.00", "currency": "INR"}}
+    {"type": "fixed", "amount": {"amount": "100.00", "currency": "INR"}}
+
+``max_discount`` (the cap of a percentage discount) is ``null`` when there is no cap; a fixed discount has no
+cap. Per cent values (``percent``, ``cashback_rate``) are decimal strings with two places.
+"""
+
+from typing import Any
+
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
+from commerce.core.api.fields import MoneyField
 from commerce.core.api.query import QueryIntegerField
 
-from ..models import Offer, OfferKind
+from ..models import DiscountType, Offer, OfferKind
 
 
 class OfferMerchantSerializer(serializers.Serializer):
@@ -12,11 +26,39 @@ class OfferMerchantSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class PercentageDiscountSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[DiscountType.PERCENTAGE.value], source="discount_type", read_only=True)
+    percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, source="discount_value", read_only=True, help_text="Per cent off, 0-100."
+    )
+    max_discount = MoneyField(allow_null=True, help_text="Most the discount takes off; null: no cap.")
+
+
+class FixedDiscountSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[DiscountType.FIXED.value], source="discount_type", read_only=True)
+    amount = MoneyField(source="discount_value", help_text="Taken off the eligible amount (never more than it).")
+
+
+DISCOUNT_SERIALIZERS: dict[str, type[serializers.Serializer[Any]]] = {
+    DiscountType.PERCENTAGE.value: PercentageDiscountSerializer,
+    DiscountType.FIXED.value: FixedDiscountSerializer,
+}
+
+# In the schema: one of the two shapes, told apart by ``type``.
+DISCOUNT_SCHEMA = PolymorphicProxySerializer(
+    component_name="OfferDiscount",
+    serializers=dict(DISCOUNT_SERIALIZERS),
+    resource_type_field_name="type",
+)
+
+
 class OfferSerializer(serializers.ModelSerializer):
     """An offer as listed. ``cashback_rate`` is the rate that applies: the offer's own, else the merchant's
     default (per cent)."""
 
     merchant = OfferMerchantSerializer(read_only=True)
+    discount = serializers.SerializerMethodField()
+    min_order_amount = MoneyField(help_text="The cart subtotal with this merchant must reach this amount.")
     cashback_rate = serializers.SerializerMethodField()
 
     class Meta:
@@ -28,17 +70,18 @@ class OfferSerializer(serializers.ModelSerializer):
             "description",
             "kind",
             "code",
-            "discount_type",
-            "discount_value",
-            "max_discount",
+            "discount",
             "min_order_amount",
-            "currency",
             "applies_to",
             "cashback_rate",
             "starts_at",
             "ends_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(DISCOUNT_SCHEMA)
+    def get_discount(self, offer: Offer) -> dict[str, Any]:
+        return DISCOUNT_SERIALIZERS[offer.discount_type](offer).data
 
     def get_cashback_rate(self, offer: Offer) -> str:
         rate = offer.cashback_rate if offer.cashback_rate is not None else offer.merchant.default_cashback_rate
@@ -48,8 +91,12 @@ class OfferSerializer(serializers.ModelSerializer):
 class OfferDetailSerializer(OfferSerializer):
     """One offer, with the slugs of the categories or products it is limited to."""
 
-    categories = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    products = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    categories: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", many=True, read_only=True
+    )
+    products: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", many=True, read_only=True
+    )
 
     class Meta(OfferSerializer.Meta):
         fields = [*OfferSerializer.Meta.fields, "categories", "products"]
@@ -64,7 +111,7 @@ class TrendingOfferSerializer(OfferSerializer):
         read_only_fields = fields
 
     def get_trending_score(self, offer: Offer) -> float:
-        return round(offer.trending_score, 3)
+        return round(offer.trending_score, 3)  # type: ignore[attr-defined]  # annotated by trending_offers()
 
 
 class TrendingResponseSerializer(serializers.Serializer):
