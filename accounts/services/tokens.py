@@ -8,6 +8,10 @@ Password failures go through ``django.contrib.auth.authenticate`` *with the requ
 them per account and per IP and refuses a locked-out client with :class:`~accounts.errors.TooManyRequests`
 (``locked_out``, 429, ``Retry-After`` = the cool-off). The email is normalised before it reaches axes, so
 ``Ann@x.com`` and ``ann@x.com`` count as one account.
+
+API sign-in never creates a Django session or sets a cookie: nothing here calls ``django.contrib.auth.login``,
+and django-axes' success hook, which would create a session just to hash its key into the access log, is
+given the request without its session (:class:`_SessionlessRequest`).
 """
 
 from collections.abc import Callable
@@ -63,6 +67,27 @@ def token_pair_issue(*, user: User, login: bool = True) -> TokenPair:
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
 
 
+class _SessionlessRequest:
+    """``request`` as django-axes' success hook sees it: everything but ``session``.
+
+    ``AxesDatabaseHandler.user_logged_in`` stores a hash of the session key in its access log and *creates* a
+    session (a row in ``django_session`` and a ``sessionid`` cookie) when the request has none. A bearer-token
+    sign-in has no session and must not get one; without ``session`` axes logs an empty hash instead.
+    Attribute writes (axes marks the request) go through to the real request.
+    """
+
+    def __init__(self, request: Any) -> None:
+        object.__setattr__(self, "_request", request)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "session":
+            raise AttributeError(name)
+        return getattr(self._request, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._request, name, value)
+
+
 def _invalid_credentials() -> AuthenticationError:
     return AuthenticationError("No active account found with the given credentials.", code="no_active_account")
 
@@ -110,7 +135,7 @@ def token_obtain(
                 )
             raise
     # What django-axes does on Django's user_logged_in: log the access and reset the failure count.
-    AxesProxyHandler.user_logged_in(sender=User, request=request, user=user)
+    AxesProxyHandler.user_logged_in(sender=User, request=_SessionlessRequest(request), user=user)
     tokens = token_pair_issue(user=user)
     if user.is_staff:
         audit_record(action="staff.login", target=user, actor=user, request=request, after={"channel": "api"})
