@@ -62,7 +62,7 @@ class UserManager(BaseUserManager["User"]):
         return self._create_user(email, password, **extra)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]  # django-otp devices are untyped
     email = models.EmailField("email address", max_length=254, unique=True, null=True, blank=True)
     phone = models.CharField(
         max_length=16,

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db import models
 from django.db.models.signals import m2m_changed, post_delete
 from django.urls import NoReverseMatch, reverse
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -85,7 +86,7 @@ def _permission_names(queryset: Any) -> list[str]:
 
 
 # through model -> (action, owner model, owner's m2m field name, describe(owner))
-_TRACKED: dict[type, tuple[str, type, str, Any]] = {
+_TRACKED: dict[type, tuple[str, type[models.Model], str, Any]] = {
     User.groups.through: ("user.groups_changed", User, "groups", _group_names),
     User.user_permissions.through: (
         "user.permissions_changed",
@@ -116,9 +117,9 @@ def role_m2m_changed(
         if not reverse:
             owners = [instance]
         elif pk_set is None:  # clear() from the other side: every owner linked now
-            owners = list(owner_model.objects.filter(**{field: instance}))
+            owners = list(owner_model._default_manager.filter(**{field: instance}))
         else:
-            owners = list(owner_model.objects.filter(pk__in=pk_set))
+            owners = list(owner_model._default_manager.filter(pk__in=pk_set))
         stash[key] = [(owner, describe(owner)) for owner in owners]
         return
     for owner, before in stash.pop(key, []):

@@ -84,7 +84,7 @@ def phone_otp_request(*, phone: str, purpose: str, user_id: int | None = None) -
         )
         notification_send_sms(
             to=phone,
-            template=SMS_TEMPLATES[purpose],
+            template=SMS_TEMPLATES[PhoneOTP.Purpose(purpose)],
             context={"code": code, "minutes": int(CODE_TTL.total_seconds() // 60)},
             user_id=user_id,
         )
@@ -144,6 +144,8 @@ def _count_failure(otp_id: int) -> int:
 
 def phone_otp_consume(*, check: OtpCheck) -> bool:
     """Mark the code of a passed ``check`` used; false if it was used, replaced or killed in the meantime."""
+    if check.otp_id is None or check.issued_at is None:
+        return False
     return bool(
         PhoneOTP.objects.filter(
             pk=check.otp_id, created_at=check.issued_at, used_at__isnull=True, attempts__lt=MAX_ATTEMPTS
@@ -154,6 +156,8 @@ def phone_otp_consume(*, check: OtpCheck) -> bool:
 def phone_otp_count_failure(*, check: OtpCheck) -> None:
     """Count a failed attempt against the code of a passed ``check`` whose login then failed a later step
     (a wrong authenticator code on top of the right SMS code)."""
+    if check.otp_id is None or check.issued_at is None:
+        return
     PhoneOTP.objects.filter(pk=check.otp_id, created_at=check.issued_at).update(attempts=F("attempts") + 1)
 
 

@@ -76,7 +76,7 @@ def totp_setup_details(device: TOTPDevice) -> TotpSetup:
 
 
 def has_confirmed_totp(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
 
 
 def two_factor_enabled(user: User) -> bool:
@@ -172,14 +172,15 @@ def two_factor_remove(*, user: User, method: str, otp: str | None) -> None:
 
 def two_factor_sms_challenge(*, user: User) -> SmsDevice | None:
     """Send a second-factor code to the user's SMS device, if they have one; return the device."""
-    device = SmsDevice.objects.filter(user=user, confirmed=True).first()
+    device: SmsDevice | None = SmsDevice.objects.filter(user=user, confirmed=True).first()
     if device is not None:
         phone_otp_request(phone=device.phone, purpose=PhoneOTP.Purpose.SECOND_FACTOR, user_id=user.pk)
     return device
 
 
 def sms_device_for(user: User) -> SmsDevice | None:
-    return SmsDevice.objects.filter(user=user, confirmed=True).first()
+    device: SmsDevice | None = SmsDevice.objects.filter(user=user, confirmed=True).first()
+    return device
 
 
 def two_factor_verify(*, user: User, otp: str | None, methods: tuple[str, ...] = ALL_METHODS) -> Device | None:

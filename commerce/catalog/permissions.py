@@ -15,7 +15,7 @@ Higher apps reuse this for their own merchant-owned models::
         merchant_scope_lookup = "merchant"
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -26,6 +26,13 @@ from django.http import Http404
 from accounts.roles import ADMIN, CATALOG_MANAGER, MERCHANT_STAFF
 
 from .models import Merchant, MerchantMembership, Product, ProductImage, ProductVariant
+
+if TYPE_CHECKING:  # the mixin is only ever combined with ModelAdmin
+    from django.contrib.admin import ModelAdmin
+
+    _AdminBase = ModelAdmin[Any]
+else:
+    _AdminBase = object
 
 _SCOPE_CACHE_ATTR = "_catalog_merchant_scope"
 
@@ -103,7 +110,7 @@ def merchant_id_of(obj: models.Model, lookup: str) -> int | None:
     return getattr(target, f"{last}_id", None)
 
 
-class MerchantScopedAdminMixin:
+class MerchantScopedAdminMixin(_AdminBase):
     """ModelAdmin mixin: merchant-scoped users see, pick and save only their own merchants' rows.
 
     * ``get_queryset`` is filtered, so changelists, autocompletes and actions see only the user's rows;

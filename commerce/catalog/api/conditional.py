@@ -9,7 +9,7 @@ repeated listing costs one cache read and no queries.
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.core.cache import cache
@@ -19,6 +19,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce.catalog.cache import LISTING_TTL, listing_key
+
+if TYPE_CHECKING:  # the mixins are only ever combined with APIView
+    from rest_framework.views import APIView as _ViewBase
+else:
+    _ViewBase = object
 
 PUBLIC_MAX_AGE = 60
 
@@ -38,7 +43,7 @@ def _matches(header: str | None, etag: str) -> bool:
     return any(tag.removeprefix("W/") == wanted for tag in parse_etags(header))
 
 
-class PublicCacheMixin:
+class PublicCacheMixin(_ViewBase):
     """For public, anonymous GET views: adds ``ETag`` and ``Cache-Control: public`` to 200 responses and
     answers 304 Not Modified when the client's ``If-None-Match`` matches."""
 
@@ -63,11 +68,11 @@ def cached_response(key: str, build: Callable[[], Any], *, timeout: int) -> Resp
         entry = {"data": data, "etag": etag_for(data)}
         cache.set(key, entry, timeout=timeout)
     response = Response(entry["data"])
-    response.precomputed_etag = entry["etag"]
+    response.precomputed_etag = entry["etag"]  # type: ignore[attr-defined]  # read by finalize_response
     return response
 
 
-class CachedListingMixin:
+class CachedListingMixin(_ViewBase):
     """``cached_listing(request, build)``: the response data built by ``build()`` for this host, path and query,
     from the cache when present. Invalid input raises inside ``build`` and is never cached."""
 
