@@ -33,6 +33,17 @@ class CodeField(serializers.CharField):
         super().__init__(**kwargs)
 
 
+class CaptchaField(serializers.CharField):
+    """The CAPTCHA widget's token (``GET auth/captcha`` says when one is needed and which provider)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("write_only", True)
+        kwargs.setdefault("max_length", 8192)
+        super().__init__(**kwargs)
+
+
 # --- Users ----------------------------------------------------------------------------------------------
 
 
@@ -74,6 +85,7 @@ class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    captcha = CaptchaField(help_text="CAPTCHA token; required while a CAPTCHA provider is configured.")
 
 
 # --- Tokens ---------------------------------------------------------------------------------------------
@@ -96,6 +108,9 @@ class TokenObtainSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="Second factor for accounts with 2FA: authenticator code, SMS code or a backup code.",
     )
+    captcha = CaptchaField(
+        help_text="CAPTCHA token; required after repeated failed sign-ins from this client (see GET auth/captcha)."
+    )
 
 
 class RefreshSerializer(serializers.Serializer):
@@ -104,6 +119,12 @@ class RefreshSerializer(serializers.Serializer):
 
 class OtpRequestSerializer(serializers.Serializer):
     phone = PhoneField()
+
+
+class OtpLoginRequestSerializer(OtpRequestSerializer):
+    captcha = CaptchaField(
+        help_text="CAPTCHA token; required after repeated failed sign-ins from this client (see GET auth/captcha)."
+    )
 
 
 class OtpRequestedSerializer(serializers.Serializer):
@@ -123,6 +144,21 @@ class OtpVerifySerializer(serializers.Serializer):
 class PhoneLoginSerializer(TokenPairSerializer):
     created = serializers.BooleanField(help_text="True when this login created the account.")
     user = UserSerializer()
+
+
+class CaptchaConfigSerializer(serializers.Serializer):
+    provider = serializers.CharField(
+        allow_null=True,
+        help_text="The widget to show: turnstile, hcaptcha or recaptcha (always_pass/always_fail in development); "
+        "null when CAPTCHA is off.",
+    )
+    site_key = serializers.CharField(allow_null=True, help_text="The widget's public site key.")
+    required_for = serializers.ListField(
+        child=serializers.CharField(), help_text='Actions that always need a CAPTCHA: "register" while it is on.'
+    )
+    signin_required = serializers.BooleanField(
+        help_text="True when this client must send a CAPTCHA to auth/token and auth/otp/request now."
+    )
 
 
 # --- Phone and 2FA --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ urlpatterns = [
     path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/otp/request", views.OtpRequestView.as_view(), name="auth-otp-request"),
     path("auth/otp/verify", views.OtpVerifyView.as_view(), name="auth-otp-verify"),
+    path("auth/captcha", views.CaptchaConfigView.as_view(), name="auth-captcha"),
     path("me", views.MeView.as_view(), name="me"),
     path("me/phone", views.MePhoneView.as_view(), name="me-phone"),
     path("me/phone/verify", views.MePhoneVerifyView.as_view(), name="me-phone-verify"),

@@ -1,7 +1,12 @@
 """HTTP layer of accounts: validate input, call a service or selector, shape the answer.
 
 Sign-in endpoints are public (no authentication, ``AllowAny``) and throttled more strictly than the rest
-(see :mod:`accounts.api.throttles`). Everything under ``me`` acts on the signed-in user only.
+(see :mod:`accounts.api.throttles`); sign-up, and sign-in after repeated failures, need a CAPTCHA (see
+:mod:`accounts.captcha`). Everything under ``me`` acts on the signed-in user only.
+
+Every answer of these views, errors included, carries ``Cache-Control: no-store`` and ``Pragma: no-cache``:
+they hold tokens, one-time secrets or personal data that no browser or proxy cache may keep. Nothing here
+creates a Django session or sets a cookie: the API authenticates with bearer tokens only.
 """
 
 from contextlib import ExitStack
@@ -17,6 +22,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+from accounts.captcha import captcha_check, captcha_client_config, signin_attempt, signin_captcha_check
 from accounts.errors import AuthenticationError, TooManyRequests
 from accounts.selectors import two_factor_status, user_sessions
 from accounts.services.audit import audit_context
@@ -42,6 +48,7 @@ from accounts.services.two_factor import (
     two_factor_remove,
     two_factor_sms_challenge,
 )
+from commerce.core.client_ip import client_ip
 from commerce.core.errors import Conflict
 
 from . import serializers as s
@@ -49,6 +56,10 @@ from .throttles import LoginAccountThrottle, LoginIpThrottle, OtpIpThrottle, Otp
 
 DEFAULT_THROTTLES = list(api_settings.DEFAULT_THROTTLE_CLASSES)
 OTP_SENT_DETAIL = "A code is on its way by SMS. It expires in 5 minutes."
+CAPTCHA_ERRORS = {
+    400: OpenApiResponse(description="invalid, captcha_required or captcha_invalid"),
+    503: OpenApiResponse(description="service_unavailable: the CAPTCHA provider did not answer"),
+}
 
 
 class RetryLater(exceptions.APIException):
@@ -63,8 +74,10 @@ class RetryLater(exceptions.APIException):
 
 
 class AccountsAPIView(APIView):
-    """Maps accounts errors to DRF's (401 with ``WWW-Authenticate``, 429 with ``Retry-After``) and runs the
-    handler inside an audit context naming the user, IP and user agent."""
+    """Maps accounts errors to DRF's (401 with ``WWW-Authenticate``, 429 with ``Retry-After``), runs the
+    handler inside an audit context naming the user, IP and user agent, and marks every answer, errors
+    included, as not to be stored by any cache (``Cache-Control: no-store``, ``Pragma: no-cache`` for
+    HTTP/1.0 caches)."""
 
     def get_authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
@@ -78,7 +91,10 @@ class AccountsAPIView(APIView):
         audit = getattr(self, "_audit", None)
         if audit is not None:
             audit.close()
-        return super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, AuthenticationError):
@@ -96,10 +112,14 @@ class PublicView(AccountsAPIView):
 class RegisterView(PublicView):
     throttle_classes = [*DEFAULT_THROTTLES, LoginIpThrottle]
 
-    @extend_schema(request=s.RegisterSerializer, responses={201: s.RegisteredSerializer}, tags=["auth"])
+    @extend_schema(
+        request=s.RegisterSerializer, responses={201: s.RegisteredSerializer, **CAPTCHA_ERRORS}, tags=["auth"]
+    )
     def post(self, request: Request) -> Response:
-        """Create an account with email and password (Django's password validators apply)."""
+        """Create an account with email and password (Django's password validators apply). Needs ``captcha``
+        while a CAPTCHA provider is configured."""
         data = _valid(s.RegisterSerializer, request)
+        captcha_check(token=data.get("captcha"), remote_ip=client_ip(request))
         user = user_register(email=data["email"], password=data["password"], full_name=data["full_name"])
         tokens = token_pair_issue(user=user)
         body = {"user": s.UserSerializer(user).data, "access": tokens.access, "refresh": tokens.refresh}
@@ -115,23 +135,28 @@ class TokenObtainView(PublicView):
             200: s.TokenPairSerializer,
             401: OpenApiResponse(description="no_active_account, otp_required or otp_invalid"),
             429: OpenApiResponse(description="throttled, or locked_out after repeated failures"),
+            **CAPTCHA_ERRORS,
         },
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        """Email + password (+ ``otp`` for accounts with 2FA) for an access and a refresh token."""
+        """Email + password (+ ``otp`` for accounts with 2FA) for an access and a refresh token. After repeated
+        failed sign-ins from this client, also ``captcha`` (see ``GET auth/captcha``)."""
         data = _valid(s.TokenObtainSerializer, request)
-        tokens = token_obtain(
-            request=request,
-            email=data["email"],
-            password=data["password"],
-            otp=data.get("otp") or None,
-            sms_rate_check=sms_rate_check(request),
-        )
+        with signin_attempt(request=request, captcha=data.get("captcha")):
+            tokens = token_obtain(
+                request=request,
+                email=data["email"],
+                password=data["password"],
+                otp=data.get("otp") or None,
+                sms_rate_check=sms_rate_check(request),
+            )
         return Response({"access": tokens.access, "refresh": tokens.refresh})
 
 
 class TokenRefreshView(PublicView):
+    error_responses = {401: "token_not_valid: the refresh token is invalid, expired, revoked or already used."}
+
     @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenPairSerializer}, tags=["auth"])
     def post(self, request: Request) -> Response:
         """A new token pair for a refresh token; the refresh token used is revoked (rotation)."""
@@ -141,6 +166,8 @@ class TokenRefreshView(PublicView):
 
 
 class LogoutView(PublicView):
+    error_responses = {401: "token_not_valid: the refresh token is invalid or expired."}
+
     @extend_schema(request=s.RefreshSerializer, responses={204: None}, tags=["auth"])
     def post(self, request: Request) -> Response:
         """Revoke a refresh token. The access token stays valid until it expires (minutes)."""
@@ -152,10 +179,14 @@ class LogoutView(PublicView):
 class OtpRequestView(PublicView):
     throttle_classes = [*DEFAULT_THROTTLES, OtpIpThrottle, OtpPhoneThrottle]
 
-    @extend_schema(request=s.OtpRequestSerializer, responses={202: s.OtpRequestedSerializer}, tags=["auth"])
+    @extend_schema(
+        request=s.OtpLoginRequestSerializer, responses={202: s.OtpRequestedSerializer, **CAPTCHA_ERRORS}, tags=["auth"]
+    )
     def post(self, request: Request) -> Response:
-        """Send a 6-digit login code by SMS. The answer is the same for every valid number, known or not."""
-        data = _valid(s.OtpRequestSerializer, request)
+        """Send a 6-digit login code by SMS. The answer is the same for every valid number, known or not. After
+        repeated failed sign-ins from this client, needs ``captcha`` (see ``GET auth/captcha``)."""
+        data = _valid(s.OtpLoginRequestSerializer, request)
+        signin_captcha_check(request=request, token=data.get("captcha"))
         phone_login_request(phone=data["phone"])
         return Response({"detail": OTP_SENT_DETAIL}, status=status.HTTP_202_ACCEPTED)
 
@@ -174,7 +205,10 @@ class OtpVerifyView(PublicView):
     def post(self, request: Request) -> Response:
         """Sign in with the SMS code; the first sign-in creates the account."""
         data = _valid(s.OtpVerifySerializer, request)
-        login = phone_login_verify(phone=data["phone"], code=data["code"], otp=data.get("otp") or None, request=request)
+        with signin_attempt(request=request, gated=False):  # counts wrong codes towards the CAPTCHA
+            login = phone_login_verify(
+                phone=data["phone"], code=data["code"], otp=data.get("otp") or None, request=request
+            )
         return Response(
             {
                 "access": login.tokens.access,
@@ -183,6 +217,14 @@ class OtpVerifyView(PublicView):
                 "user": s.UserSerializer(login.user).data,
             }
         )
+
+
+class CaptchaConfigView(PublicView):
+    @extend_schema(responses={200: s.CaptchaConfigSerializer}, tags=["auth"])
+    def get(self, request: Request) -> Response:
+        """Which CAPTCHA widget to show (provider and site key) and whether this client needs it for sign-in
+        now. Sign-up always needs it while CAPTCHA is on."""
+        return Response(s.CaptchaConfigSerializer(captcha_client_config(request=request)).data)
 
 
 class MeView(AccountsAPIView):
@@ -219,6 +261,7 @@ class MePhoneView(AccountsAPIView):
 
 class MePhoneVerifyView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
+    error_responses = {409: "phone_in_use: the number belongs to another account (said only after the right code)."}
     throttle_classes = [*DEFAULT_THROTTLES, OtpIpThrottle]
 
     @extend_schema(request=s.PhoneVerifySerializer, responses={200: s.UserSerializer}, tags=["me"])
@@ -239,6 +282,10 @@ class TwoFactorStatusView(AccountsAPIView):
 
 class TotpView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
+    error_responses = {
+        "post": {409: "totp_already_enabled"},
+        "delete": {409: "two_factor_not_enabled: TOTP is not set up."},
+    }
 
     @extend_schema(request=None, responses={201: s.TotpSetupSerializer}, tags=["2fa"])
     def post(self, request: Request) -> Response:
@@ -257,6 +304,7 @@ class TotpView(AccountsAPIView):
 
 class TotpConfirmView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
+    error_responses = {409: "totp_setup_not_started or totp_already_enabled"}
 
     @extend_schema(request=s.CodeSerializer, responses={200: s.BackupCodesSerializer}, tags=["2fa"])
     def post(self, request: Request) -> Response:
@@ -268,6 +316,10 @@ class TotpConfirmView(AccountsAPIView):
 
 class SmsFactorView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
+    error_responses = {
+        "post": {409: "phone_not_verified or sms_already_enabled"},
+        "delete": {409: "two_factor_not_enabled: SMS is not set up."},
+    }
 
     @extend_schema(request=None, responses={201: s.BackupCodesSerializer}, tags=["2fa"])
     def post(self, request: Request) -> Response:
@@ -285,6 +337,7 @@ class SmsFactorView(AccountsAPIView):
 
 class SmsChallengeView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
+    error_responses = {409: "two_factor_not_enabled: SMS codes are not set up."}
 
     @extend_schema(request=None, responses={202: s.OtpRequestedSerializer}, tags=["2fa"])
     def post(self, request: Request) -> Response:
@@ -299,6 +352,7 @@ class SmsChallengeView(AccountsAPIView):
 
 class BackupCodesView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
+    error_responses = {409: "two_factor_not_enabled"}
 
     @extend_schema(request=s.OtpSerializer, responses={200: s.BackupCodesSerializer}, tags=["2fa"])
     def post(self, request: Request) -> Response:

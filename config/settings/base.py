@@ -170,6 +170,20 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 OTP_TOTP_ISSUER = "Commerce"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
+# CAPTCHA on sign-up, and on sign-in after repeated failures from one client (accounts/captcha/). Off while
+# CAPTCHA_PROVIDER is empty; a real provider without its keys refuses to start rather than run unprotected.
+CAPTCHA_PROVIDER = env("CAPTCHA_PROVIDER", default="")  # turnstile, hcaptcha, recaptcha; always_pass/_fail: tests
+CAPTCHA_SECRET_KEY = env("CAPTCHA_SECRET_KEY", default="")
+CAPTCHA_SITE_KEY = env("CAPTCHA_SITE_KEY", default="")
+CAPTCHA_RECAPTCHA_MIN_SCORE = env.float("CAPTCHA_RECAPTCHA_MIN_SCORE", default=0.5)
+CAPTCHA_SIGNIN_AFTER_FAILURES = env.int("CAPTCHA_SIGNIN_AFTER_FAILURES", default=3)
+CAPTCHA_SIGNIN_WINDOW_MINUTES = env.int("CAPTCHA_SIGNIN_WINDOW_MINUTES", default=15)
+CAPTCHA_TIMEOUT_SECONDS = env.float("CAPTCHA_TIMEOUT_SECONDS", default=3.0)
+if CAPTCHA_PROVIDER not in ("", "turnstile", "hcaptcha", "recaptcha", "always_pass", "always_fail"):
+    raise environ.ImproperlyConfigured(f"Unknown CAPTCHA_PROVIDER {CAPTCHA_PROVIDER!r}.")
+if CAPTCHA_PROVIDER in ("turnstile", "hcaptcha", "recaptcha") and not (CAPTCHA_SECRET_KEY and CAPTCHA_SITE_KEY):
+    raise environ.ImproperlyConfigured("CAPTCHA_PROVIDER needs CAPTCHA_SECRET_KEY and CAPTCHA_SITE_KEY.")
+
 # --- Static and media -----------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -20,6 +20,13 @@ if SMS_BACKEND.endswith("ConsoleSmsBackend") and not env.bool("SMS_CONSOLE_IN_PR
         "SMS_BACKEND must be a real provider in production (or set SMS_CONSOLE_IN_PRODUCTION=true for a local trial)."
     )
 
+# The test adapters answer without asking anyone: always_pass would switch the CAPTCHA off unnoticed.
+if CAPTCHA_PROVIDER in ("always_pass", "always_fail"):  # noqa: F405
+    raise ImproperlyConfigured(
+        f"CAPTCHA_PROVIDER={CAPTCHA_PROVIDER} is for tests and development; use turnstile, hcaptcha, recaptcha "  # noqa: F405
+        "or leave it empty."
+    )
+
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
