@@ -1,15 +1,18 @@
 """The one money shape: ``MoneyField`` renders every amount as ``{"amount", "currency"}``, the schema documents it
 as one ``Money`` component referenced wherever an amount appears, and amount query parameters are plain decimals."""
 
+import re
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
+from hypothesis import given
+from hypothesis import strategies as st
 from rest_framework import serializers
 
-from commerce.core.api.fields import AmountQueryField, MoneyField, money
-from commerce.core.money import MoneyError
+from commerce.core.api.fields import AMOUNT_PATTERN, CURRENCY_PATTERN, AmountQueryField, MoneyField, money
+from commerce.core.money import MAX_AMOUNT, SUPPORTED_CURRENCIES, MoneyError, currency_places, quantize
 
 MONEY_REF = "#/components/schemas/Money"
 # Properties that hold an amount wherever they appear in a response. Money's own "amount" is its string part.
@@ -70,6 +73,19 @@ def render(**attrs):
 )
 def test_money_quantizes_to_the_currencys_places(amount, currency, expected):
     assert money(amount, currency) == expected
+
+
+@given(
+    amount=st.decimals(min_value=Decimal("-9999999999.99"), max_value=MAX_AMOUNT, places=2),
+    currency=st.sampled_from(SUPPORTED_CURRENCIES),
+)
+def test_every_rendered_amount_matches_the_schema_pattern_and_keeps_its_value(amount, currency):
+    rendered = money(amount, currency)
+    places = currency_places(currency)
+    assert re.fullmatch(AMOUNT_PATTERN, rendered["amount"])
+    assert re.fullmatch(CURRENCY_PATTERN, rendered["currency"])
+    assert len(rendered["amount"].partition(".")[2]) == places
+    assert Decimal(rendered["amount"]) == quantize(amount, currency)
 
 
 def test_money_refuses_floats_and_bad_codes():
