@@ -6,8 +6,10 @@
 # At run time config.settings.production needs DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and DATABASE_URL
 # (see .env.example and ops/README.md). Nothing secret is needed, or baked in, at build time.
 
+# Debian bookworm: its postgresql-client (15) is the major version of the compose stack's server, which
+# manage.py backup/restore need (pg_dump must be the server's major version or newer).
 # --- builder: the pinned runtime requirements in a virtualenv ---------------------------------------------
-FROM python:3.11-slim AS builder
+FROM python:3.11-slim-bookworm AS builder
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -22,7 +24,7 @@ RUN pip install --upgrade pip \
     && pip install -r /tmp/requirements/base.txt
 
 # --- runtime: the virtualenv and the project, run as an unprivileged user ---------------------------------
-FROM python:3.11-slim AS runtime
+FROM python:3.11-slim-bookworm AS runtime
 
 ARG RELEASE=dev
 
@@ -32,6 +34,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=config.settings.production \
     RELEASE=${RELEASE} \
     GUNICORN_WORKERS=3
+
+# pg_dump, pg_restore for manage.py backup, restore, backup_verify and migrate_safe.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app
@@ -46,8 +53,8 @@ COPY . /app
 RUN DJANGO_SETTINGS_MODULE=config.settings.base \
     STATICFILES_STORAGE=whitenoise.storage.CompressedManifestStaticFilesStorage \
     python manage.py collectstatic --noinput -v0 \
-    && mkdir -p /app/media \
-    && chown app:app /app/media
+    && mkdir -p /app/media /app/backups \
+    && chown app:app /app/media /app/backups
 
 USER app
 
