@@ -3,18 +3,27 @@ to their own merchants by :class:`~commerce.catalog.permissions.MerchantScopedAd
 
 Every foreign key to a large table is an autocomplete widget, so no page loads every product or merchant.
 Statuses are read-only in the forms and change only through the actions (which call the services).
+
+Saves and deletions go through the catalog services (``ServiceModelAdmin``), which refresh the denormalised
+product columns and drop cached payloads; there are no model signals to do it behind the admin's back.
+
+Stock is read-only everywhere here: ``stock_allocated`` changes only with orders (``variant_stock_*``), and the
+stock on hand through the "Set stock on hand" fields of a variant's change page, which call
+``variant_stock_set_on_hand`` (audited, never below the allocated units). A new variant's "Initial stock" is set
+through the same service after the variant is created.
 """
 
 import csv
 from collections.abc import Iterator
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
-from commerce.core.errors import Conflict
+from commerce.core.errors import Conflict, DomainError
 
 from . import services
 from .models import (
@@ -48,6 +57,28 @@ class _Echo:
         return value
 
 
+class ServiceModelAdmin(admin.ModelAdmin):
+    """Saves and deletes through a catalog service instead of ``Model.save()``/``delete()``.
+
+    Placed after :class:`MerchantScopedAdminMixin` in the bases, so the mixin's scope check runs first.
+    """
+
+    def save_through_service(self, request: HttpRequest, obj, form, change: bool) -> None:
+        raise NotImplementedError
+
+    def delete_through_service(self, request: HttpRequest, ids: list[int]) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        self.save_through_service(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        self.delete_through_service(request, [obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        self.delete_through_service(request, list(queryset.values_list("pk", flat=True)))
+
+
 class MerchantMembershipInline(admin.TabularInline):
     model = MerchantMembership
     extra = 0
@@ -55,7 +86,7 @@ class MerchantMembershipInline(admin.TabularInline):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+class MerchantAdmin(MerchantScopedAdminMixin, ServiceModelAdmin):
     merchant_scope_lookup = "pk"
     formfield_overrides = URL_FIELD_OVERRIDES
     list_display = ["name", "slug", "status", "default_cashback_rate", "commission_rate", "created_at"]
@@ -65,6 +96,12 @@ class MerchantAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
     readonly_fields = ["status", "created_at", "updated_at"]
     inlines = [MerchantMembershipInline]
     actions = ["activate_merchants", "suspend_merchants"]
+
+    def save_through_service(self, request, obj, form, change):
+        services.merchant_save(merchant=obj)
+
+    def delete_through_service(self, request, ids):
+        services.merchants_delete(merchant_ids=ids)
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet[Merchant], status: str) -> None:
         changed = 0
@@ -95,7 +132,7 @@ class MerchantMembershipAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ServiceModelAdmin):
     list_display = ["name", "slug", "parent", "position"]
     list_filter = [("parent", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "slug"]
@@ -104,11 +141,90 @@ class CategoryAdmin(admin.ModelAdmin):
     list_select_related = ["parent"]
     ordering = ["parent__name", "position", "name"]
 
+    def save_through_service(self, request, obj, form, change):
+        services.category_save(category=obj)
+
+    def delete_through_service(self, request, ids):
+        services.categories_delete(category_ids=ids)
+
+
+class VariantAddForm(forms.ModelForm):
+    """A new variant: its stock on hand is not a model field here; the service sets it, audited."""
+
+    initial_stock = forms.IntegerField(
+        min_value=0, max_value=services.MAX_STOCK, initial=0, required=False, help_text="Units on hand to start with."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:  # an existing row of the inline: stock changes on its own page
+            self.fields["initial_stock"].disabled = True
+            self.fields["initial_stock"].help_text = "Change the stock on the variant's own page."
+
+
+class VariantChangeForm(forms.ModelForm):
+    """An existing variant: an optional new stock on hand with a reason, applied by the stock service."""
+
+    set_stock_on_hand = forms.IntegerField(
+        label="Set stock on hand",
+        min_value=0,
+        max_value=services.MAX_STOCK,
+        required=False,
+        help_text="Leave empty to keep the stock. Never below the allocated units. Recorded in the audit log.",
+    )
+    stock_reason = forms.CharField(
+        label="Reason for the stock change", max_length=200, required=False, help_text="e.g. delivery, recount"
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        on_hand = cleaned.get("set_stock_on_hand")
+        if on_hand is None:
+            return cleaned
+        if not (cleaned.get("stock_reason") or "").strip():
+            self.add_error("stock_reason", "Give a reason for the stock change.")
+        if on_hand < self.instance.stock_allocated:
+            self.add_error(
+                "set_stock_on_hand", f"{self.instance.stock_allocated} units are allocated; it cannot go below that."
+            )
+        return cleaned
+
+
+def _save_variant(request: HttpRequest, form: forms.ModelForm) -> None:
+    """Save one variant form through the services (price and details, then a requested stock change)."""
+    adding = form.instance._state.adding
+    services.variant_save(
+        variant=form.instance,
+        initial_stock=(form.cleaned_data.get("initial_stock") or 0) if adding else 0,
+        actor=request.user,
+    )
+    on_hand = None if adding else form.cleaned_data.get("set_stock_on_hand")
+    if on_hand is None:
+        return
+    try:
+        services.variant_stock_set_on_hand(
+            variant_id=form.instance.pk, on_hand=on_hand, reason=form.cleaned_data["stock_reason"], actor=request.user
+        )
+    except DomainError as exc:  # allocated in the meantime: keep the other changes, say why the stock was not
+        messages.error(request, f"The stock of {form.instance.sku} was not changed: {exc.detail}")
+
 
 class ProductVariantInline(admin.TabularInline):
     model = ProductVariant
+    form = VariantAddForm
     extra = 0
-    fields = ["sku", "options", "price", "compare_at_price", "currency", "stock_on_hand", "stock_allocated"]
+    show_change_link = True
+    fields = [
+        "sku",
+        "options",
+        "price",
+        "compare_at_price",
+        "currency",
+        "stock_on_hand",
+        "stock_allocated",
+        "initial_stock",
+    ]
+    readonly_fields = ["stock_on_hand", "stock_allocated"]
 
 
 class ProductImageInline(admin.TabularInline):
@@ -119,7 +235,7 @@ class ProductImageInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+class ProductAdmin(MerchantScopedAdminMixin, ServiceModelAdmin):
     merchant_scope_lookup = "merchant"
     list_display = ["title", "merchant", "category", "brand", "status", "min_price", "in_stock", "updated_at"]
     list_filter = [
@@ -153,10 +269,35 @@ class ProductAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
     inlines = [ProductVariantInline, ProductImageInline]
     actions = ["activate_products", "archive_products", "move_to_draft", "export_csv"]
 
+    def save_through_service(self, request, obj, form, change):
+        services.product_save(product=obj)
+
+    def delete_through_service(self, request, ids):
+        services.products_delete(product_ids=ids)
+
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        # Inline variant saves already refresh the product; this catches deletions-only and bulk edits.
-        services.product_refresh_denormalized(product=form.instance)
+        # All inline variants and images in one batch: the product is refreshed once, at the end.
+        with services.denormalization_batch():
+            super().save_related(request, form, formsets, change)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model not in (ProductVariant, ProductImage):
+            return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)
+        saved = {id(obj) for obj in formset.new_objects} | {id(obj) for obj, _ in formset.changed_objects}
+        deleted = [obj.pk for obj in formset.deleted_objects]
+        if formset.model is ProductVariant:
+            if deleted:
+                services.variants_delete(variant_ids=deleted)
+            for inline_form in formset.forms:
+                if id(inline_form.instance) in saved:
+                    _save_variant(request, inline_form)
+        else:
+            if deleted:
+                services.product_images_delete(image_ids=deleted)
+            for inline_form in formset.forms:
+                if id(inline_form.instance) in saved:
+                    services.product_image_save(image=inline_form.instance)
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet[Product], status: str) -> None:
         changed = services.products_set_status(product_ids=queryset.values_list("pk", flat=True), status=status)
@@ -232,13 +373,32 @@ class ProductAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ProductVariant)
-class ProductVariantAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+class ProductVariantAdmin(MerchantScopedAdminMixin, ServiceModelAdmin):
     merchant_scope_lookup = "product__merchant"
     list_display = ["sku", "product", "price", "currency", "stock_on_hand", "stock_allocated"]
     list_filter = [("product__merchant", admin.RelatedOnlyFieldListFilter), "currency"]
     search_fields = ["sku", "product__title"]
     autocomplete_fields = ["product"]
     list_select_related = ["product"]
+    detail_fields = ["product", "sku", "options", "price", "compare_at_price", "currency"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [*self.detail_fields, "initial_stock"]
+        return [*self.detail_fields, "stock_on_hand", "stock_allocated", "set_stock_on_hand", "stock_reason"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["stock_on_hand", "stock_allocated"] if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = VariantChangeForm if obj is not None else VariantAddForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_through_service(self, request, obj, form, change):
+        _save_variant(request, form)
+
+    def delete_through_service(self, request, ids):
+        services.variants_delete(variant_ids=ids)
 
 
 @admin.register(SavedSearch)

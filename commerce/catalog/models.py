@@ -4,9 +4,15 @@ shoppers' saved searches.
 Only active products of active merchants are public (see ``selectors.public_products``).
 
 Denormalised product columns (``min_price``, ``currency``, ``in_stock``, ``search_vector``) are derived from
-the product's variants, category and text by ``services.product_refresh_denormalized``, which runs whenever a
-product or one of its variants is saved or deleted (see ``signals.py``). They exist so that price filters,
-price ordering and stock filters are plain indexed columns on one table rather than aggregates over variants.
+the product's variants, category and text by ``services.products_refresh_denormalized``, which the services
+that write products, variants and stock call explicitly (once per transaction, for every product they touched;
+there are no model signals). They exist so that price filters, price ordering and stock filters are plain
+indexed columns on one table rather than aggregates over variants. The product row is written only when one of
+those values really changes, so a stock allocation that leaves the product in stock never touches it.
+
+Stock (``stock_on_hand``, ``stock_allocated``) changes only through the ``variant_stock_*`` services, which lock
+the variant row; changes to the stock on hand are audited. ``Model.save()`` on a variant writes whatever the
+instance holds, so code outside the services must never save a variant it loaded earlier.
 
 ``popularity`` is a score that higher apps raise through ``services.product_add_popularity`` (for example the
 orders app for units sold, the offers app for clicks); it drives the ``popular`` ordering.
@@ -24,6 +30,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from commerce.core.models import TimeStampedModel
+from commerce.core.money import CURRENCY_CHOICES, validate_currency
 
 PERCENT_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
@@ -178,9 +185,12 @@ class ProductVariant(TimeStampedModel):
     options = models.JSONField(default=dict, blank=True, help_text='Option values, e.g. {"size": "M"}.')
     price = models.DecimalField(max_digits=12, decimal_places=2)
     compare_at_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3, default="INR")
-    stock_on_hand = models.PositiveIntegerField(default=0)
-    stock_allocated = models.PositiveIntegerField(default=0)
+    # Only currencies whose amounts the two-place price columns hold exactly (KWD, BHD, OMR are refused).
+    currency = models.CharField(max_length=3, default="INR", choices=CURRENCY_CHOICES, validators=[validate_currency])
+    # Written only by the variant_stock_* services (see the module docstring); not editable, so no model form
+    # (admin or API) can write them.
+    stock_on_hand = models.PositiveIntegerField(default=0, editable=False)
+    stock_allocated = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["id"]

@@ -1,16 +1,21 @@
 """Catalog factories, shared with the tests of higher apps (offers, orders, ...).
 
 ``ProductFactory`` builds an *active* product of an *active* merchant, so it is public by default; pass
-``status=ProductStatus.DRAFT`` (or a suspended merchant) to build a non-public one. ``ProductVariantFactory``
-saves through the model, so the product's denormalised price and stock fields are refreshed by the catalog's
-signal handlers exactly as for any other variant change (in the database: call ``product.refresh_from_db()`` to
-see ``min_price``/``in_stock`` on a product object built before its variants).
+``status=ProductStatus.DRAFT`` (or a suspended merchant) to build a non-public one.
+
+Merchants, categories, products and images are created through the catalog services (``merchant_save``,
+``category_save``, ``product_save``, ``product_image_save``), so caches and search vectors follow exactly as for
+the admin. ``ProductVariantFactory`` writes the row directly, so that tests can start from any stock figures
+(``stock_allocated`` included) without audit rows, and then calls ``services.products_refresh_denormalized``
+for its product (in the database: call ``product.refresh_from_db()`` to see ``min_price``/``in_stock`` on a
+product object built before its variants).
 """
 
 from decimal import Decimal
 
 import factory
 
+from commerce.catalog import services
 from commerce.catalog.models import (
     Category,
     Merchant,
@@ -24,10 +29,15 @@ from commerce.catalog.models import (
 from tests.factories import UserFactory
 
 
+def _existing_or(model_class, kwargs, save):
+    """The row with this slug if there is one (get-or-create by slug), else ``save`` of a new one."""
+    existing = model_class.objects.filter(slug=kwargs["slug"]).first()
+    return existing or save(model_class(**kwargs))
+
+
 class MerchantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Merchant
-        django_get_or_create = ("slug",)
 
     name = factory.Sequence(lambda n: f"Merchant {n}")
     slug = factory.Sequence(lambda n: f"merchant-{n}")
@@ -36,6 +46,10 @@ class MerchantFactory(factory.django.DjangoModelFactory):
     support_email = factory.LazyAttribute(lambda o: f"support@{o.slug}.example.com")
     default_cashback_rate = Decimal("5.00")
     commission_rate = Decimal("10.00")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return _existing_or(model_class, kwargs, lambda merchant: services.merchant_save(merchant=merchant))
 
 
 class MerchantMembershipFactory(factory.django.DjangoModelFactory):
@@ -49,12 +63,15 @@ class MerchantMembershipFactory(factory.django.DjangoModelFactory):
 class CategoryFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Category
-        django_get_or_create = ("slug",)
 
     parent = None
     name = factory.Sequence(lambda n: f"Category {n}")
     slug = factory.Sequence(lambda n: f"category-{n}")
     position = 0
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return _existing_or(model_class, kwargs, lambda category: services.category_save(category=category))
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
@@ -70,10 +87,15 @@ class ProductFactory(factory.django.DjangoModelFactory):
     attributes = factory.LazyFunction(dict)
     status = ProductStatus.ACTIVE
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return services.product_save(product=model_class(*args, **kwargs))
+
 
 class ProductVariantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ProductVariant
+        skip_postgeneration_save = True
 
     product = factory.SubFactory(ProductFactory)
     sku = factory.Sequence(lambda n: f"SKU-{n:06d}")
@@ -84,6 +106,11 @@ class ProductVariantFactory(factory.django.DjangoModelFactory):
     stock_on_hand = 10
     stock_allocated = 0
 
+    @factory.post_generation
+    def refresh_product(obj, create, extracted, **kwargs):
+        if create:
+            services.products_refresh_denormalized(product_ids=[obj.product_id], include_search_vector=False)
+
 
 class ProductImageFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -93,3 +120,7 @@ class ProductImageFactory(factory.django.DjangoModelFactory):
     url = factory.Sequence(lambda n: f"https://img.example.com/{n}.jpg")
     alt_text = factory.LazyAttribute(lambda o: f"Photo of {o.product.title}")
     position = 0
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return services.product_image_save(image=model_class(*args, **kwargs))

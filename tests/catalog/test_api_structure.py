@@ -1,5 +1,6 @@
 import pytest
 
+from commerce.catalog import services
 from commerce.catalog.models import MerchantStatus, ProductStatus
 from tests.catalog.factories import CategoryFactory, MerchantFactory
 
@@ -47,7 +48,7 @@ def test_category_tree_cache_follows_category_changes(api_client):
     category = CategoryFactory(name="Old", slug="old")
     assert api_client.get("/api/v1/categories").json()[0]["name"] == "Old"
     category.name = "New"
-    category.save()
+    services.category_save(category=category)
     assert api_client.get("/api/v1/categories").json()[0]["name"] == "New"
     CategoryFactory(slug="child", parent=category)
     assert api_client.get("/api/v1/categories").json()[0]["children"][0]["slug"] == "child"
