@@ -4,11 +4,14 @@ Merchant staff see and change only their own merchants' offers, pick only their 
 move an offer to another merchant (the merchant is read-only once the offer exists); catalog managers and
 admins see everything. The scoping is the catalog's :class:`MerchantScopedAdminMixin`. Relations use
 autocomplete widgets, so no page loads every product or category. Saving goes through ``offer_save`` and
-the switch actions through ``offer_set_active``, like any other caller.
+the switch actions through ``offer_set_active``, like any other caller: the form only shows the model's and
+the service's errors on their fields, and ``is_active`` of an existing offer is read-only (use the actions).
+Redemptions, clicks and daily counts are read-only records: no add, change or delete for anyone.
 """
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -19,8 +22,8 @@ from commerce.catalog.permissions import (
 )
 from commerce.core.errors import DomainError
 
-from .models import AppliesTo, Offer, OfferClick, OfferDailyStats, OfferRedemption
-from .services import offer_save, offer_set_active
+from .models import Offer, OfferClick, OfferDailyStats, OfferRedemption
+from .services import offer_save, offer_set_active, offer_validate
 
 register_merchant_scoped_model(Offer, "merchant")
 
@@ -59,21 +62,26 @@ class OfferAdminForm(forms.ModelForm):
             "per_user_limit",
         )
 
-    def clean(self):
-        cleaned = super().clean()
-        merchant = cleaned.get("merchant") or getattr(self.instance, "merchant", None)
-        applies_to = cleaned.get("applies_to")
-        products = cleaned.get("products")
-        categories = cleaned.get("categories")
-        if applies_to == AppliesTo.PRODUCTS and not products:
-            self.add_error("products", "Choose the products this offer applies to.")
-        if applies_to == AppliesTo.CATEGORIES and not categories:
-            self.add_error("categories", "Choose the categories this offer applies to.")
-        if merchant is not None and products:
-            foreign = [p.title for p in products if p.merchant_id != merchant.pk]
-            if foreign:
-                self.add_error("products", f"Not products of {merchant.name}: {', '.join(foreign)}.")
-        return cleaned
+    def _post_clean(self) -> None:
+        """After the model form's own checks, run the service's (``offer_validate``: the whole row's
+        constraints, e.g. a code clash, and the target rules) and show each new error on its field."""
+        super()._post_clean()  # type: ignore[misc]  # the stubs omit this hook; it runs once the instance is built
+        targets = {
+            name: self.cleaned_data.get(name)
+            for name in ("categories", "products")
+            if name in self.fields and name not in self.errors
+        }
+        try:
+            offer_validate(offer=self.instance, **targets)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                key = field if field in self.fields else None
+                if key is not None and key in self.errors:
+                    continue  # the form already says what is wrong with this field
+                known = [str(message) for message in self.errors.get(key or NON_FIELD_ERRORS) or []]
+                new = [message for message in messages if message not in known]
+                if new:
+                    self.add_error(key, new)
 
 
 class LiveStatusFilter(admin.SimpleListFilter):
@@ -98,8 +106,16 @@ class LiveStatusFilter(admin.SimpleListFilter):
 
 
 class _ServiceSavingAdmin(admin.ModelAdmin):
+    """Saves the offer and its targets through ``offer_save`` (one transaction), not ``form.save_m2m``."""
+
     def save_model(self, request, obj, form, change):
-        offer_save(offer=obj)
+        offer_save(
+            offer=obj, categories=form.cleaned_data.get("categories"), products=form.cleaned_data.get("products")
+        )
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 @admin.register(Offer)
@@ -145,6 +161,10 @@ class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # Switching an existing offer on or off goes through offer_set_active (the actions), which checks
+            # the code under a lock; the form only sets it for a new offer.
+            fields = ("is_active", *fields)
         if obj is not None and user_is_merchant_scoped(request.user):
             # Merchant staff cannot hand an offer over to another merchant, even one they also belong to.
             fields = ("merchant", *fields)
@@ -171,10 +191,12 @@ class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
 
 
 class _ReadOnlyOfferRecordAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
-    """Records written by the services only: viewable, never added or edited here."""
+    """Records written by the services only: viewable, never added, edited or deleted here (no bulk actions,
+    so no "Delete selected" either), whatever the role or superuser status."""
 
     merchant_scope_lookup = "offer__merchant"
     list_select_related = ("offer", "offer__merchant")
+    actions = None
 
     def has_add_permission(self, request):
         return False
@@ -182,11 +204,14 @@ class _ReadOnlyOfferRecordAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(OfferRedemption)
 class OfferRedemptionAdmin(_ReadOnlyOfferRecordAdmin):
-    list_display = ("offer", "order_reference", "user", "amount", "currency", "created_at")
-    list_filter = ("created_at",)
+    list_display = ("offer", "order_reference", "user", "amount", "currency", "status", "created_at", "released_at")
+    list_filter = ("status", "created_at")
     search_fields = ("order_reference", "offer__code", "offer__title", "user__email")
     raw_id_fields = ("offer", "user")
 

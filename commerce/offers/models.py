@@ -8,6 +8,11 @@ the staff switch (draft or paused = off); the dates do the rest, so nothing has 
 a code is unique case-insensitively (a partial unique index on ``LOWER(code)``); an expired offer keeps its
 code reserved until staff switch it off, so a shopper never sees two offers answer to one code.
 
+**Rules.** What an offer may target is checked by ``validate_offer_targets`` (called by ``offer_save`` and
+the admin form), its currency by ``validate_currency`` (only currencies the two-place amounts hold exactly).
+
+**Redemptions** are append-only: a use given back is marked released, never deleted (see ``OfferRedemption``).
+
 **Counting.** Clicks are one row each (``OfferClick``): the click id must be traceable when a merchant later
 reports a sale for it. Views are only counted, per offer and day (``OfferDailyStats``, which also counts
 clicks per day for trending). With Redis both are buffered and written by a periodic flush, so no row is
@@ -15,10 +20,11 @@ updated per request (see ``services/events.py``).
 """
 
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -27,7 +33,7 @@ from django.utils import timezone
 
 from commerce.catalog.models import Category, Merchant, MerchantStatus, Product
 from commerce.core.models import TimeStampedModel
-from commerce.core.money import default_currency
+from commerce.core.money import CURRENCY_CHOICES, default_currency, validate_currency
 
 PERCENT_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
@@ -53,6 +59,39 @@ class AppliesTo(models.TextChoices):
     MERCHANT = "merchant", "Everything of the merchant"
     CATEGORIES = "categories", "Selected categories (and their subcategories)"
     PRODUCTS = "products", "Selected products"
+
+
+CODE_TAKEN_MESSAGE = "Another active offer already uses this code."
+
+
+def validate_offer_targets(
+    *,
+    merchant: Merchant | None,
+    applies_to: str | None,
+    categories: Iterable[Category] | None,
+    products: Iterable[Product] | None,
+) -> None:
+    """The rules on what an offer may target, enforced for every caller (``offer_save``, the admin form).
+
+    - ``applies_to=products`` needs at least one product, ``applies_to=categories`` at least one category;
+    - every product belongs to the offer's merchant: a merchant never discounts another merchant's goods.
+
+    Targets that ``applies_to`` does not use may stay attached; the coupon service ignores them. Raises one
+    ``ValidationError`` keyed by ``products`` / ``categories``.
+    """
+    categories = list(categories or [])
+    products = list(products or [])
+    errors: dict[str, list[str]] = {}
+    if applies_to == AppliesTo.PRODUCTS and not products:
+        errors["products"] = ["Choose the products this offer applies to."]
+    if applies_to == AppliesTo.CATEGORIES and not categories:
+        errors["categories"] = ["Choose the categories this offer applies to."]
+    if merchant is not None:
+        foreign = sorted(product.title for product in products if product.merchant_id != merchant.pk)
+        if foreign:
+            errors.setdefault("products", []).append(f"Not products of {merchant.name}: {', '.join(foreign)}.")
+    if errors:
+        raise ValidationError(errors)
 
 
 class OfferQuerySet(models.QuerySet["Offer"]):
@@ -101,7 +140,9 @@ class Offer(TimeStampedModel):
         validators=NON_NEGATIVE,
         help_text="The cart subtotal (with this merchant) must reach this amount.",
     )
-    currency = models.CharField(max_length=3, default=default_currency)
+    currency = models.CharField(
+        max_length=3, default=default_currency, choices=CURRENCY_CHOICES, validators=[validate_currency]
+    )
     applies_to = models.CharField(max_length=16, choices=AppliesTo.choices, default=AppliesTo.MERCHANT)
     categories = models.ManyToManyField(Category, blank=True, related_name="offers")
     products = models.ManyToManyField(Product, blank=True, related_name="offers")
@@ -137,7 +178,7 @@ class Offer(TimeStampedModel):
                 Lower("code"),
                 condition=Q(code__isnull=False, is_active=True),
                 name="offers_offer_code_ci_unique_active",
-                violation_error_message="Another active offer already uses this code.",
+                violation_error_message=CODE_TAKEN_MESSAGE,
             ),
             models.CheckConstraint(condition=Q(discount_value__gte=0), name="offers_offer_discount_non_negative"),
             models.CheckConstraint(
@@ -185,6 +226,18 @@ class Offer(TimeStampedModel):
         if self.discount_type == DiscountType.FIXED and self.max_discount is not None:
             raise ValidationError({"max_discount": "A cap only applies to percentage discounts."})
 
+    def validate_constraints(self, exclude=None) -> None:
+        """As Django's, but a code clash is reported on ``code`` (the field to fix), not as a general error."""
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict({})
+            general = errors.pop(NON_FIELD_ERRORS, [])
+            for error in general:
+                key = "code" if getattr(error, "message", None) == CODE_TAKEN_MESSAGE else NON_FIELD_ERRORS
+                errors.setdefault(key, []).append(error)
+            raise ValidationError(errors) from None
+
     def save(self, *args, **kwargs) -> None:
         # Blank codes are stored as NULL so they never collide in the unique index.
         self.code = normalize_code(self.code)
@@ -205,11 +258,43 @@ class Offer(TimeStampedModel):
         return self.destination_url or self.merchant.website
 
 
+class RedemptionStatus(models.TextChoices):
+    REDEEMED = "redeemed", "Redeemed"
+    RELEASED = "released", "Released (use given back)"
+
+
+# A released use is final: a re-placed order redeems again with a new row.
+REDEMPTION_TRANSITIONS: dict[str, set[str]] = {
+    RedemptionStatus.REDEEMED: {RedemptionStatus.RELEASED},
+    RedemptionStatus.RELEASED: set(),
+}
+
+
+class AppendOnlyError(Exception):
+    """Raised on an attempt to delete rows of an append-only table."""
+
+
+class OfferRedemptionQuerySet(models.QuerySet["OfferRedemption"]):
+    def unreleased(self) -> "OfferRedemptionQuerySet":
+        """Uses that still count: towards ``times_used``, the usage limit and the per-user limit."""
+        return self.filter(status=RedemptionStatus.REDEEMED)
+
+    def delete(self):
+        raise AppendOnlyError("Redemptions are never deleted; release a use with coupon_release.")
+
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
 class OfferRedemption(models.Model):
-    """One use of a coupon by an order; counts towards the offer's usage and per-user limits.
+    """One use of a coupon by an order; counts towards the offer's usage and per-user limits until released.
+
+    Append-only: a use given back (the order was cancelled before payment) is marked ``released`` with its
+    ``released_at`` time by ``coupon_release``, never deleted, so ``Offer.times_used`` always equals the
+    number of unreleased rows and the history of every use stays visible.
 
     ``order_reference`` is the order's number as a string (orders sit above offers, so there is no foreign
-    key); one order redeems an offer at most once.
+    key). An order holds at most one *unreleased* use of an offer (a partial unique index); once released, a
+    re-placed order with the same reference may redeem again, which adds a new row.
     """
 
     offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="redemptions")
@@ -217,18 +302,38 @@ class OfferRedemption(models.Model):
     order_reference = models.CharField(max_length=64)
     amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="The discount granted.")
     currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=16, choices=RedemptionStatus.choices, default=RedemptionStatus.REDEEMED, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    released_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = OfferRedemptionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["offer", "user"], name="offers_redeem_offer_user_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["offer", "order_reference"], name="offers_redemption_once_per_order"),
+            models.UniqueConstraint(
+                fields=["offer", "order_reference"],
+                condition=Q(status=RedemptionStatus.REDEEMED),
+                name="offers_redemption_once_per_order_unreleased",
+                violation_error_message="This order already uses this offer.",
+            ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="offers_redemption_amount_non_negative"),
+            models.CheckConstraint(
+                condition=(Q(status=RedemptionStatus.REDEEMED) & Q(released_at__isnull=True))
+                | (Q(status=RedemptionStatus.RELEASED) & Q(released_at__isnull=False)),
+                name="offers_redemption_released_has_time",
+                violation_error_message="A released use has a release time, an unreleased one none.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.offer_id} for order {self.order_reference}"
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Redemptions are never deleted; release a use with coupon_release.")
 
 
 class OfferClick(models.Model):

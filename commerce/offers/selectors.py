@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from commerce.catalog.models import Category
 
-from .models import Offer, OfferDailyStats, OfferKind
+from .models import Offer, OfferDailyStats, OfferKind, OfferRedemption
 
 TRENDING_WINDOW_DAYS = 7
 TRENDING_CLICK_WEIGHT = 5.0
@@ -54,7 +54,7 @@ def public_offer(*, offer_id: int, at: datetime | None = None) -> Offer | None:
 
 def decay_weight(age_days: int) -> float:
     """How much a day's events count: 1 today, halving every ``TRENDING_HALF_LIFE_DAYS`` days."""
-    return 0.5 ** (age_days / TRENDING_HALF_LIFE_DAYS)
+    return float(0.5 ** (age_days / TRENDING_HALF_LIFE_DAYS))
 
 
 def trending_offers(*, limit: int = TRENDING_LIMIT, today: date | None = None) -> list[Offer]:
@@ -95,3 +95,9 @@ def category_ids_with_descendants(category_ids: set[int]) -> set[int]:
 
 def offer_daily_stats(*, offer_id: int, day: date) -> OfferDailyStats | None:
     return OfferDailyStats.objects.filter(offer_id=offer_id, date=day).first()
+
+
+def offer_times_used_recount(*, offer: Offer) -> int:
+    """``times_used`` recomputed from the rows: the number of unreleased redemptions. ``coupon_redeem`` and
+    ``coupon_release`` keep the counter equal to this; a check (or a repair) compares the two."""
+    return OfferRedemption.objects.unreleased().filter(offer_id=offer.pk).count()

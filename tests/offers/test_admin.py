@@ -1,11 +1,16 @@
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from commerce.offers.models import Offer
-from tests.catalog.factories import ProductFactory
+from accounts.roles import ADMIN, CATALOG_MANAGER, MERCHANT_STAFF, SUPPORT
+from commerce.offers.models import Offer, OfferClick, OfferDailyStats
+from commerce.offers.services import coupon_redeem, coupon_release
+from tests.catalog.factories import CategoryFactory, ProductFactory
+from tests.factories import StaffFactory, UserFactory
 
 from .factories import OfferFactory
 
@@ -215,3 +220,113 @@ def test_click_search_by_click_id(client, admin_login, catalog_manager, merchant
     response = client.get("/admin/offers/offerclick/", {"q": str(click.click_id)})
     assert list(response.context["cl"].result_list) == [click]
     assert client.get("/admin/offers/offerclick/", {"q": "not-a-uuid"}).status_code == 200
+
+
+def test_admin_shows_the_services_errors_on_their_fields(client, admin_login, catalog_manager, merchant):
+    CategoryFactory(slug="shoes")
+    OfferFactory(merchant=merchant, code="TAKEN")
+    offer = OfferFactory(merchant=merchant, code="MINE")
+    admin_login(client, catalog_manager)
+
+    response = client.post(change_url(offer), form_data(offer, applies_to="categories", currency="KWD", code="taken"))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["categories"] == ["Choose the categories this offer applies to."]
+    assert errors["currency"] == ["Select a valid choice. KWD is not one of the available choices."]
+    assert errors["code"] == ["Another active offer already uses this code."]
+    offer.refresh_from_db()
+    assert (offer.code, offer.currency, offer.applies_to) == ("MINE", "INR", "merchant")
+
+
+def test_is_active_of_an_existing_offer_changes_only_through_the_actions(
+    client, admin_login, catalog_manager, merchant
+):
+    offer = OfferFactory(merchant=merchant, code="LIVE")
+    admin_login(client, catalog_manager)
+
+    page = client.get(change_url(offer))
+    assert "is_active" not in page.context["adminform"].form.fields
+    data = form_data(offer, title="Renamed")
+    del data["is_active"]  # an unticked box is simply absent from the post
+    assert client.post(change_url(offer), data).status_code == 302
+
+    offer.refresh_from_db()
+    assert (offer.title, offer.is_active) == ("Renamed", True)
+
+
+def test_a_new_offer_may_be_added_switched_off(client, admin_login, catalog_manager, merchant):
+    admin_login(client, catalog_manager)
+    data = form_data(merchant=merchant.pk, code="DRAFT")
+    del data["is_active"]
+    assert client.post("/admin/offers/offer/add/", data).status_code == 302
+    assert Offer.objects.get().is_active is False
+
+
+def test_admin_sets_the_targets_through_the_service(client, admin_login, catalog_manager, merchant):
+    shoes = CategoryFactory(slug="shoes")
+    offer = OfferFactory(merchant=merchant)
+    admin_login(client, catalog_manager)
+    response = client.post(change_url(offer), form_data(offer, applies_to="categories", categories=[shoes.pk]))
+    assert response.status_code == 302
+    assert list(offer.categories.all()) == [shoes]
+
+
+@pytest.mark.parametrize("model", ["offerredemption", "offerclick", "offerdailystats"])
+def test_service_records_cannot_be_deleted_in_the_admin_even_by_a_superuser(client, admin_login, merchant, model):
+    offer = OfferFactory(merchant=merchant)
+    record = {
+        "offerredemption": lambda: coupon_redeem(
+            offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("1.00")
+        ),
+        "offerclick": lambda: OfferClick.objects.create(offer=offer),
+        "offerdailystats": lambda: OfferDailyStats.objects.create(offer=offer, date=date(2026, 5, 4), views=3),
+    }[model]()
+    superuser = StaffFactory(email="root@example.com", is_superuser=True)
+    admin_login(client, superuser)
+
+    listing = client.get(f"/admin/offers/{model}/")
+    assert listing.status_code == 200
+    assert 'name="action"' not in listing.content.decode()  # no bulk actions, so no "Delete selected"
+    assert "delete_selected" not in listing.content.decode()
+    detail = client.get(f"/admin/offers/{model}/{record.pk}/change/")
+    assert detail.status_code == 200
+    assert f"/admin/offers/{model}/{record.pk}/delete/" not in detail.content.decode()
+    assert client.post(f"/admin/offers/{model}/{record.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert type(record).objects.filter(pk=record.pk).exists()
+
+
+def test_redemption_admin_shows_released_uses(client, admin_login, catalog_manager, merchant):
+    offer = OfferFactory(merchant=merchant)
+    coupon_redeem(offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("1.00"))
+    coupon_redeem(offer=offer, user=UserFactory(), order_reference="ORD-2", amount=Decimal("1.00"))
+    coupon_release(offer=offer, order_reference="ORD-1")
+    admin_login(client, catalog_manager)
+
+    response = client.get("/admin/offers/offerredemption/", {"status__exact": "released"})
+
+    assert [r.order_reference for r in response.context["cl"].result_list] == ["ORD-1"]
+
+
+def test_no_role_may_delete_redemptions_clicks_or_daily_stats():
+    revoked = ["delete_offerredemption", "delete_offerclick", "delete_offerdailystats"]
+    assert list(Group.objects.filter(permissions__codename__in=revoked).values_list("name", flat=True)) == []
+    for role in (ADMIN, CATALOG_MANAGER, SUPPORT):
+        assert Group.objects.get(name=role).permissions.filter(codename="view_offerredemption").exists()
+    assert not Group.objects.get(name=MERCHANT_STAFF).permissions.filter(codename__endswith="offerredemption")
+
+
+def test_the_revoking_migration_takes_the_delete_permissions_from_existing_groups():
+    from importlib import import_module
+
+    from django.apps import apps as django_apps
+    from django.contrib.auth.models import Permission
+
+    migration = import_module("commerce.offers.migrations.0004_no_role_deletes_service_records")
+    legacy = Group.objects.create(name="legacy role")
+    kept = Permission.objects.get(codename="view_offerredemption")
+    legacy.permissions.add(kept, *Permission.objects.filter(codename__in=migration.REVOKED))
+
+    migration.revoke(django_apps, None)
+
+    assert list(legacy.permissions.all()) == [kept]

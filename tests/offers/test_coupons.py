@@ -1,9 +1,10 @@
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+import time_machine
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from commerce.offers.errors import (
@@ -16,7 +17,8 @@ from commerce.offers.errors import (
     CouponUnknown,
     CouponUsedUp,
 )
-from commerce.offers.models import AppliesTo, DiscountType, Offer, OfferRedemption
+from commerce.offers.models import AppendOnlyError, AppliesTo, DiscountType, Offer, OfferRedemption, RedemptionStatus
+from commerce.offers.selectors import offer_times_used_recount
 from commerce.offers.services import CartLine, coupon_redeem, coupon_release, coupon_validate
 from tests.catalog.factories import CategoryFactory, MerchantFactory, ProductFactory
 from tests.factories import UserFactory
@@ -252,15 +254,117 @@ def test_redeem_refuses_an_expired_coupon():
         coupon_redeem(offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("1.00"))
 
 
-def test_release_gives_the_use_back():
+def test_release_gives_the_use_back_and_keeps_the_row_marked_released():
     offer = OfferFactory(code="BACK", usage_limit=1)
     user = UserFactory()
-    coupon_redeem(offer=offer, user=user, order_reference="ORD-1", amount=Decimal("1.00"))
-    assert coupon_release(offer=offer, order_reference="ORD-1") is True
+    redemption = coupon_redeem(offer=offer, user=user, order_reference="ORD-1", amount=Decimal("1.00"))
+    with time_machine.travel(datetime(2026, 5, 4, 10, 0, tzinfo=UTC), tick=False):
+        assert coupon_release(offer=offer, order_reference="ORD-1") is True
     assert coupon_release(offer=offer, order_reference="ORD-1") is False
     offer.refresh_from_db()
+    redemption.refresh_from_db()
     assert offer.times_used == 0
+    assert (redemption.status, redemption.released_at) == (
+        RedemptionStatus.RELEASED,
+        datetime(2026, 5, 4, 10, 0, tzinfo=UTC),
+    )
+    assert OfferRedemption.objects.count() == 1
     assert validate(offer, offer.merchant, [line("100.00")], user=user).discount == Decimal("10.00")
+
+
+def test_release_of_an_order_without_a_use_changes_nothing():
+    offer = OfferFactory(code="NONE")
+    coupon_redeem(offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("1.00"))
+    assert coupon_release(offer=offer, order_reference="ORD-2") is False
+    offer.refresh_from_db()
+    assert offer.times_used == 1
+    assert list(OfferRedemption.objects.values_list("status", flat=True)) == [RedemptionStatus.REDEEMED]
+
+
+def test_a_re_placed_order_redeems_again_after_its_release_and_times_used_matches_the_rows():
+    offer = OfferFactory(code="AGAIN", usage_limit=2)
+    user = UserFactory()
+    first = coupon_redeem(offer=offer, user=user, order_reference="ORD-1", amount=Decimal("1.00"))
+    coupon_redeem(offer=offer, user=UserFactory(), order_reference="ORD-2", amount=Decimal("1.00"))
+    coupon_release(offer=offer, order_reference="ORD-1")
+    second = coupon_redeem(offer=offer, user=user, order_reference="ORD-1", amount=Decimal("2.00"))
+
+    offer.refresh_from_db()
+    assert second.pk != first.pk
+    assert offer.times_used == 2
+    assert offer_times_used_recount(offer=offer) == 2
+    assert list(
+        OfferRedemption.objects.filter(order_reference="ORD-1").order_by("id").values_list("status", "amount")
+    ) == [(RedemptionStatus.RELEASED, Decimal("1.00")), (RedemptionStatus.REDEEMED, Decimal("2.00"))]
+    # Redeeming the re-placed order once more is idempotent: it returns its unreleased use.
+    assert coupon_redeem(offer=offer, user=user, order_reference="ORD-1", amount=Decimal("2.00")).pk == second.pk
+
+
+def test_times_used_always_equals_the_unreleased_rows():
+    offer = OfferFactory(code="COUNT")
+    users = [UserFactory() for _ in range(3)]
+    steps = [
+        ("redeem", 0, "A"),
+        ("redeem", 1, "B"),
+        ("release", None, "A"),
+        ("redeem", 2, "C"),
+        ("redeem", 0, "A"),
+        ("release", None, "B"),
+        ("release", None, "B"),
+        ("release", None, "Z"),
+    ]
+    for action, user_index, order in steps:
+        if action == "redeem":
+            coupon_redeem(offer=offer, user=users[user_index], order_reference=order, amount=Decimal("1.00"))
+        else:
+            coupon_release(offer=offer, order_reference=order)
+        offer.refresh_from_db()
+        assert offer.times_used == offer_times_used_recount(offer=offer)
+    assert offer.times_used == 2
+    assert OfferRedemption.objects.count() == 4
+
+
+def test_per_user_limit_counts_unreleased_uses_only():
+    offer = OfferFactory(code="ONCEEACH", per_user_limit=1)
+    user = UserFactory()
+    coupon_redeem(offer=offer, user=user, order_reference="ORD-1", amount=Decimal("1.00"))
+    with pytest.raises(CouponPerUserLimit):
+        coupon_redeem(offer=offer, user=user, order_reference="ORD-2", amount=Decimal("1.00"))
+    coupon_release(offer=offer, order_reference="ORD-1")
+    assert coupon_redeem(offer=offer, user=user, order_reference="ORD-2", amount=Decimal("1.00")).order_reference == (
+        "ORD-2"
+    )
+
+
+def test_redemptions_are_never_deleted():
+    offer = OfferFactory(code="KEEP")
+    redemption = coupon_redeem(offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("1.00"))
+    with pytest.raises(AppendOnlyError):
+        redemption.delete()
+    with pytest.raises(AppendOnlyError):
+        OfferRedemption.objects.filter(pk=redemption.pk).delete()
+    assert OfferRedemption.objects.count() == 1
+
+
+def test_one_order_holds_at_most_one_unreleased_use_of_an_offer():
+    offer = OfferFactory(code="ONEPERORDER")
+    user = UserFactory()
+    coupon_redeem(offer=offer, user=user, order_reference="ORD-1", amount=Decimal("1.00"))
+    row = {"offer": offer, "user": user, "order_reference": "ORD-1", "amount": Decimal("1.00"), "currency": "INR"}
+    duplicate = r"offers_redemption_once_per_order_unreleased|UNIQUE constraint failed: offers_offerredemption"
+    with pytest.raises(IntegrityError, match=duplicate), transaction.atomic():
+        OfferRedemption.objects.create(**row)
+    released = {**row, "status": RedemptionStatus.RELEASED, "released_at": timezone.now()}
+    OfferRedemption.objects.create(**released)
+    OfferRedemption.objects.create(**released)
+    assert OfferRedemption.objects.filter(order_reference="ORD-1").count() == 3
+
+
+def test_a_released_row_needs_its_release_time():
+    offer = OfferFactory(code="TIMED")
+    row = {"offer": offer, "user": UserFactory(), "order_reference": "ORD-1", "amount": Decimal("1.00")}
+    with pytest.raises(IntegrityError, match="offers_redemption_released_has_time"), transaction.atomic():
+        OfferRedemption.objects.create(**row, currency="INR", status=RedemptionStatus.RELEASED)
 
 
 @pytest.mark.postgres
@@ -290,3 +394,4 @@ def test_parallel_redemptions_of_the_last_use_let_exactly_one_through():
     assert sorted(outcomes) == ["redeemed", "used_up"]
     assert Offer.objects.get(pk=offer.pk).times_used == 1
     assert OfferRedemption.objects.filter(offer=offer).count() == 1
+    assert offer_times_used_recount(offer=offer) == 1

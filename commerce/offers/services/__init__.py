@@ -10,7 +10,7 @@ from .events import (
     offer_view_record,
     with_click_id,
 )
-from .offers import offer_save, offer_set_active
+from .offers import offer_save, offer_set_active, offer_validate
 
 __all__ = [
     "CLICK_ID_PARAM",
@@ -25,6 +25,7 @@ __all__ = [
     "offer_events_flush",
     "offer_save",
     "offer_set_active",
+    "offer_validate",
     "offer_view_record",
     "with_click_id",
 ]

@@ -2,7 +2,9 @@
 
 The checkout quotes a discount with :func:`coupon_validate` while the shopper builds the cart, and redeems it
 with :func:`coupon_redeem` inside the transaction that places the order (an order cancelled before payment
-gives the use back with :func:`coupon_release`). Errors are the typed ones in :mod:`commerce.offers.errors`.
+gives the use back with :func:`coupon_release`, which marks the redemption released: redemptions are never
+deleted, and ``Offer.times_used`` always equals the number of unreleased ones). Errors are the typed ones in
+:mod:`commerce.offers.errors`.
 
 Rules:
 
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Lower
@@ -37,7 +41,7 @@ from ..errors import (
     CouponUnknown,
     CouponUsedUp,
 )
-from ..models import AppliesTo, DiscountType, Offer, OfferRedemption, normalize_code
+from ..models import AppliesTo, DiscountType, Offer, OfferRedemption, RedemptionStatus, normalize_code
 from ..selectors import category_ids_with_descendants
 
 
@@ -58,10 +62,10 @@ class CouponQuote:
     eligible_amount: Decimal
 
 
-def _user_id(user) -> int | None:
+def _user_id(user: AbstractBaseUser | AnonymousUser | None) -> int | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return user.pk
+    return None if user.pk is None else int(user.pk)
 
 
 def _find(code: str, merchant: Merchant) -> Offer:
@@ -90,7 +94,7 @@ def _check_limits(offer: Offer, user_id: int | None) -> None:
     if offer.usage_limit is not None and offer.times_used >= offer.usage_limit:
         raise CouponUsedUp("This coupon has been used up.")
     if offer.per_user_limit is not None and user_id is not None:
-        used = OfferRedemption.objects.filter(offer=offer, user_id=user_id).count()
+        used = OfferRedemption.objects.unreleased().filter(offer=offer, user_id=user_id).count()
         if used >= offer.per_user_limit:
             times = "once" if offer.per_user_limit == 1 else f"{offer.per_user_limit} times"
             raise CouponPerUserLimit(f"You have already used this coupon {times}.")
@@ -121,7 +125,7 @@ def _discount(offer: Offer, eligible: Decimal, currency: str) -> Decimal:
 def coupon_validate(
     *,
     code: str,
-    user,
+    user: AbstractBaseUser | AnonymousUser | None,
     merchant: Merchant,
     lines: Sequence[CartLine],
     currency: str,
@@ -157,12 +161,15 @@ def coupon_validate(
     )
 
 
-def coupon_redeem(*, offer: Offer, user, order_reference: str, amount: Decimal) -> OfferRedemption:
+def coupon_redeem(
+    *, offer: Offer, user: AbstractBaseUser | AnonymousUser | None, order_reference: str, amount: Decimal
+) -> OfferRedemption:
     """Record that order ``order_reference`` used the coupon, granting ``amount`` of discount.
 
     Locks the offer row, re-checks its dates and limits on the locked row, then counts the use, so two
     checkouts racing for the last use cannot both get it. Idempotent per order: redeeming again for the same
-    order returns the first redemption. Call it inside the checkout's transaction.
+    order returns its unreleased redemption (after :func:`coupon_release` it redeems anew). Call it inside the
+    checkout's transaction.
     """
     amount = to_decimal(amount)
     if amount < 0:
@@ -172,7 +179,7 @@ def coupon_redeem(*, offer: Offer, user, order_reference: str, amount: Decimal) 
         raise InvalidInput("Only a signed-in shopper can redeem a coupon.")
     with transaction.atomic():
         locked = Offer.objects.select_for_update().get(pk=offer.pk)
-        existing = OfferRedemption.objects.filter(offer=locked, order_reference=order_reference).first()
+        existing = OfferRedemption.objects.unreleased().filter(offer=locked, order_reference=order_reference).first()
         if existing is not None:
             return existing
         if not locked.is_active:
@@ -191,11 +198,25 @@ def coupon_redeem(*, offer: Offer, user, order_reference: str, amount: Decimal) 
 
 
 def coupon_release(*, offer: Offer, order_reference: str) -> bool:
-    """Give back the use an order made (the order was cancelled before payment). False if it had none."""
+    """Give back the use an order made (the order was cancelled before payment). False if it had none.
+
+    The redemption row is kept and marked ``released`` (with ``released_at``) and ``times_used`` goes down by
+    one, under the offer's lock, so ``times_used`` always equals the number of unreleased redemptions. The
+    released use no longer counts towards the usage or per-user limits, and the same order reference may
+    redeem again later (a re-placed order), which records a new row.
+    """
     with transaction.atomic():
         locked = Offer.objects.select_for_update().get(pk=offer.pk)
-        deleted, _ = OfferRedemption.objects.filter(offer=locked, order_reference=order_reference).delete()
-        if not deleted:
+        redemption = (
+            OfferRedemption.objects.unreleased()
+            .select_for_update()
+            .filter(offer=locked, order_reference=order_reference)
+            .first()
+        )
+        if redemption is None:
             return False
-        Offer.objects.filter(pk=locked.pk, times_used__gt=0).update(times_used=F("times_used") - 1)
+        redemption.status = RedemptionStatus.RELEASED
+        redemption.released_at = timezone.now()
+        redemption.save(update_fields=["status", "released_at"])
+        Offer.objects.filter(pk=locked.pk).update(times_used=F("times_used") - 1)
     return True
