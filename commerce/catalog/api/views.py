@@ -142,6 +142,7 @@ class AutocompleteView(PublicCatalogView):
 class SavedSearchListView(generics.ListCreateAPIView):
     """The signed-in user's saved searches; POST saves one (name + the parameters of GET search)."""
 
+    error_responses = {"post": {409: "duplicate_name, or saved_search_limit reached"}}
     serializer_class = SavedSearchSerializer
     permission_classes = [IsAuthenticated]
     filter_backends: list = []

@@ -21,12 +21,13 @@
   404 is not added to operations without path parameters: a path that matches no route is not an operation.
   405 is not listed: the methods an operation has are the ones the schema lists.
   A view declares what cannot be inferred (409 conflicts, 503 dependencies, 401 from token endpoints) with
-  ``error_responses = {409: "insufficient_stock: ..."}`` or per method with ``extend_schema(responses={409:
-  OpenApiResponse(description=...)})``; a declared error response without a body gets the ``Error`` body.
+  ``error_responses = {409: "insufficient_stock: ..."}`` (every method), ``error_responses = {"post": {409:
+  "..."}}`` (one method) or ``extend_schema(responses={409: OpenApiResponse(description=...)})``; a declared
+  error response without a body gets the ``Error`` body.
 * its parameter limits: pagination parameters carry the paginator's bounds (``page`` >= 1, ``page_size`` 1 to
-  100) wherever the view pages, path parameters carry their URL converter's pattern, and views that treat an
-  empty query value as absent (``?category=`` means no filter) declare ``empty_query_values_ignored = True``,
-  which marks their filter parameters ``allowEmptyValue``.
+  100, ASCII digits) wherever the view pages, path parameters carry their URL converter's pattern, and optional
+  query parameters are ``allowEmptyValue``: DRF reads ``?merchant=`` as no ``merchant`` at all, so an empty
+  value is accepted, not refused (``page`` and ``page_size`` excepted: an empty page is a 400).
 """
 
 import re
@@ -72,6 +73,18 @@ BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _ROUTE_PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 
 
+def declared_error_responses(view: Any, method: str) -> dict[int, str]:
+    """A view's ``error_responses``: ``{409: "..."}`` for every method, ``{"post": {409: "..."}}`` for one."""
+    declared = getattr(view, "error_responses", None) or {}
+    out: dict[int, str] = {}
+    for key, value in declared.items():
+        if isinstance(key, int):
+            out[key] = value
+        elif key.lower() == method.lower():
+            out.update({int(status): description for status, description in value.items()})
+    return out
+
+
 class ErrorDocumentingAutoSchema(AutoSchema):
     """See the module docstring."""
 
@@ -107,8 +120,7 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         if getattr(view, "throttle_classes", None):
             statuses.add(429)
         out = {status: DESCRIPTIONS[status] for status in sorted(statuses)}
-        for status, description in (getattr(view, "error_responses", None) or {}).items():
-            out[int(status)] = description
+        out.update(declared_error_responses(view, self.method))
         return out
 
     def _error_component_ref(self) -> dict[str, str]:
@@ -144,13 +156,13 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             for m in _ROUTE_PARAMETER.finditer(path_regex)
             if "(?P<" not in path_regex  # a re_path() regex documents itself
         }
-        ignore_empty = getattr(self.view, "empty_query_values_ignored", False)
         for parameter in parameters:
             name, where = parameter["name"], parameter["in"]
             if where == "query" and name in paging:
                 parameter["description"] = paging[name]["description"]
                 parameter["schema"] = paging[name]["schema"]
-            elif where == "query" and ignore_empty:
+            elif where == "query" and not parameter.get("required"):
+                # DRF reads an empty optional query value as absent (``?merchant=`` filters nothing).
                 parameter["allowEmptyValue"] = True
             elif where == "path" and name in converters:
                 schema = parameter.setdefault("schema", {"type": "string"})

@@ -9,6 +9,25 @@ from rest_framework.views import APIView
 
 from commerce.core.health import HEALTHY, queue_health, service_health
 
+# One body for healthy (200) and unhealthy (503) answers alike; the schema documents both statuses.
+HEALTH_BODY = inline_serializer(
+    "Health",
+    {
+        "status": serializers.CharField(),
+        "database": serializers.CharField(),
+        "cache": serializers.CharField(),
+        "version": serializers.CharField(),
+    },
+)
+QUEUE_HEALTH_BODY = inline_serializer(
+    "QueueHealth",
+    {
+        "status": serializers.CharField(),
+        "redis": serializers.CharField(),
+        "queues": serializers.DictField(child=serializers.IntegerField(), required=False),
+    },
+)
+
 
 class HealthView(APIView):
     """Liveness and readiness: 200 when the database and cache answer, 503 naming the part that does not."""
@@ -17,17 +36,7 @@ class HealthView(APIView):
     permission_classes = [AllowAny]
     throttle_classes: list[type] = []
 
-    @extend_schema(
-        responses=inline_serializer(
-            "Health",
-            {
-                "status": serializers.CharField(),
-                "database": serializers.CharField(),
-                "cache": serializers.CharField(),
-                "version": serializers.CharField(),
-            },
-        )
-    )
+    @extend_schema(responses={200: HEALTH_BODY, 503: HEALTH_BODY})
     def get(self, request: Request) -> Response:
         body = service_health()
         return Response(body, status=200 if body["status"] == HEALTHY else 503)
@@ -40,16 +49,7 @@ class QueueHealthView(APIView):
     permission_classes = [AllowAny]
     throttle_classes: list[type] = []
 
-    @extend_schema(
-        responses=inline_serializer(
-            "QueueHealth",
-            {
-                "status": serializers.CharField(),
-                "redis": serializers.CharField(),
-                "queues": serializers.DictField(child=serializers.IntegerField(), required=False),
-            },
-        )
-    )
+    @extend_schema(responses={200: QUEUE_HEALTH_BODY, 503: QUEUE_HEALTH_BODY})
     def get(self, request: Request) -> Response:
         body = queue_health()
         return Response(body, status=200 if body["status"] == HEALTHY else 503)

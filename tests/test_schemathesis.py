@@ -1,0 +1,138 @@
+"""Contract test: schemathesis fuzzes every operation of the live OpenAPI schema through the WSGI app, anonymous
+and signed in as a shopper, and the server must agree with its schema.
+
+Checks: ``not_a_server_error`` (no 5xx, whatever the input), ``status_code_conformance`` (every status is
+documented for the operation), ``response_schema_conformance`` (every body matches its documented schema,
+errors included) and ``negative_data_rejection`` (input the schema calls invalid is refused with a 4xx).
+
+Bounded so CI stays fast and runs are reproducible: Hypothesis ``max_examples=20`` per operation, no deadline,
+``derandomize=True`` (the same cases every run), Hypothesis phases explicit + generate (no shrinking: a failure
+is reported with the case as generated); schemathesis phases examples, coverage (boundary values of each
+documented limit) and fuzzing; positive and negative data.
+
+A little data is seeded for every operation (a merchant, a category, products with variants, a live offer, the
+shopper's saved search), and positive cases of operations with a path parameter use a real id or slug, so
+details and deletes are exercised, not only 404s. Time is frozen (offers' live windows, tokens). The cache is
+cleared before every call: the sign-in and OTP throttles (10/min, 3 codes per 10 min) would otherwise answer
+429 after a few cases. (``override_settings`` cannot raise those rates: DRF throttles read their rates when the
+class is defined.)
+
+Marked ``postgres`` and ``redis``: the full CI run holds the schema to PostgreSQL and Redis. To run it on the
+embedded default while working on it: ``CONTRACT_ANY_DB=1 pytest tests/test_schemathesis.py``.
+"""
+
+import os
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+import schemathesis
+import time_machine
+from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, Phase, settings
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from accounts.services.tokens import token_pair_issue
+from commerce.catalog.models import SavedSearch
+from config.wsgi import application
+from tests.catalog.factories import CategoryFactory, MerchantFactory, ProductFactory, ProductVariantFactory
+from tests.factories import UserFactory
+from tests.offers.factories import OfferFactory
+
+pytestmark = [pytest.mark.django_db]
+if os.environ.get("CONTRACT_ANY_DB") != "1":
+    pytestmark += [pytest.mark.postgres, pytest.mark.redis]
+
+NOW = datetime.fromisoformat("2026-03-02T10:00:00+00:00")
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, negative_data_rejection]
+BOUNDS = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Calls go through the WSGI handler, whose request signals close "old" database connections; inside a test
+    transaction that would close the test's own connection (PostgreSQL), so detach them as Django's test client
+    does."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def world(frozen):
+    """Seeded rows and the shopper's credentials: ``{"ids": {path parameter: value}, "token": access}``."""
+    merchant = MerchantFactory(slug="acme", name="Acme")
+    category = CategoryFactory(slug="kitchen", name="Kitchen")
+    product = ProductFactory(merchant=merchant, category=category, slug="kettle", title="Steel kettle")
+    ProductVariantFactory(product=product, price=Decimal("499.00"), stock_on_hand=5)
+    ProductVariantFactory(product=ProductFactory(merchant=merchant, category=category), price=Decimal("99.50"))
+    offer = OfferFactory(merchant=merchant, code="SAVE10")
+    shopper = UserFactory(email="shopper@example.com")
+    tokens = token_pair_issue(user=shopper)
+    saved = SavedSearch.objects.create(user=shopper, name="Kettles", params={"q": "kettle"})
+    session = OutstandingToken.objects.filter(user=shopper).latest("id")
+    return {
+        "ids": {
+            "slug": {"/api/v1/merchants/{slug}": merchant.slug, "/api/v1/products/{slug}": product.slug},
+            "id": {"/api/v1/offers/{id}": offer.pk, "/api/v1/me/saved-searches/{id}": saved.pk},
+            "session_id": {"/api/v1/me/sessions/{session_id}": session.pk},
+        },
+        "token": tokens.access,
+    }
+
+
+def _use_real_ids(case, ids) -> None:
+    """Point positive cases at seeded rows; negative cases keep their invalid values."""
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return
+    for name in list(case.path_parameters or {}):
+        real = ids.get(name, {}).get(case.path)
+        if real is not None:
+            case.path_parameters = {**case.path_parameters, name: real}
+
+
+def _call(case, world, *, signed_in: bool) -> None:
+    _use_real_ids(case, world["ids"])
+    headers = None
+    # A case that deliberately sends bad credentials (negative testing of the security scheme) keeps them.
+    if signed_in and not case.operation.schema.is_security_param_negated(case):
+        headers = {"Authorization": f"Bearer {world['token']}"}
+    cache.clear()
+    case.call_and_validate(checks=CHECKS, headers=headers)
+
+
+@schema.parametrize()
+@BOUNDS
+def test_contract_anonymous(case, world):
+    _call(case, world, signed_in=False)
+
+
+@schema.parametrize()
+@BOUNDS
+def test_contract_signed_in_shopper(case, world):
+    _call(case, world, signed_in=True)
