@@ -27,12 +27,33 @@ def test_switched_off_offers_may_share_a_code():
     assert Offer.objects.filter(code__iexact="save10").count() == 3
 
 
-def test_code_clash_is_a_validation_error_in_forms():
+def test_code_clash_is_a_validation_error_on_the_code_field():
     OfferFactory(code="SAVE10")
     offer = OfferFactory.build(code="Save10", merchant=MerchantFactory())
     with pytest.raises(ValidationError) as exc:
         offer.full_clean()
-    assert exc.value.messages == ["Another active offer already uses this code."]
+    assert exc.value.message_dict == {"code": ["Another active offer already uses this code."]}
+
+
+def test_other_constraint_errors_stay_general():
+    now = timezone.now()
+    offer = OfferFactory.build(merchant=MerchantFactory(), starts_at=now, ends_at=now)
+    with pytest.raises(ValidationError) as exc:
+        offer.full_clean()
+    assert exc.value.message_dict == {"__all__": ["The offer must end after it starts."]}
+
+
+@pytest.mark.parametrize("currency", ["INR", "USD", "EUR", "JPY"])
+def test_supported_currencies_are_accepted(currency):
+    OfferFactory.build(merchant=MerchantFactory(), currency=currency).full_clean()
+
+
+@pytest.mark.parametrize("currency", ["KWD", "BHD", "OMR"])
+def test_three_place_currencies_are_refused(currency):
+    offer = OfferFactory.build(merchant=MerchantFactory(), currency=currency)
+    with pytest.raises(ValidationError) as exc:
+        offer.full_clean()
+    assert list(exc.value.message_dict) == ["currency"]
 
 
 def test_blank_code_is_stored_as_null_so_deals_never_clash():
