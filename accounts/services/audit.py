@@ -20,7 +20,6 @@ Actions recorded by this app (later apps add their money-moving actions):
 ==============================  =====================================================================
 """
 
-import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,9 +28,9 @@ from typing import Any
 
 from django.db import models
 from django.http import HttpRequest
-from rest_framework.throttling import BaseThrottle
 
 from accounts.models import AuditEntry, User
+from commerce.core.client_ip import client_ip_or_none
 
 
 @dataclass(frozen=True)
@@ -45,15 +44,11 @@ _context: ContextVar[AuditContext | None] = ContextVar("audit_context", default=
 
 
 def client_ip(request: HttpRequest | Any) -> str | None:
-    """The client address as the throttles see it (``REMOTE_ADDR``, or ``X-Forwarded-For`` behind
-    ``NUM_PROXIES`` proxies); ``None`` when it is not a valid IP address."""
+    """The client address as the throttles and django-axes see it (:func:`commerce.core.client_ip.client_ip`:
+    ``REMOTE_ADDR``, or ``X-Forwarded-For`` behind ``NUM_PROXIES`` proxies); ``None`` when unknown."""
     if getattr(request, "META", None) is None:
         return None
-    value = BaseThrottle().get_ident(request)
-    try:
-        return str(ipaddress.ip_address((value or "").strip()))
-    except ValueError:
-        return None
+    return client_ip_or_none(request)
 
 
 def context_from_request(request: HttpRequest | Any, *, actor: User | None = None) -> AuditContext:

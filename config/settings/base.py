@@ -173,6 +173,9 @@ AXES_USERNAME_FORM_FIELD = "email"
 AXES_VERBOSE = False
 # Locked-out clients get 429 + Retry-After: the API error shape under /api/, a page in the admin.
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# The client address as the throttles and the audit log see it (X-Forwarded-For behind NUM_PROXIES proxies),
+# None when unknown (axes stores it in an IP column). With this set, axes' AXES_IPWARE_* settings are unused.
+AXES_CLIENT_IP_CALLABLE = "commerce.core.client_ip.client_ip_or_none"
 # django-otp: the issuer name authenticator apps show; TOTP secrets are not shown in the admin.
 OTP_TOTP_ISSUER = "Commerce"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True

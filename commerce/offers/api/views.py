@@ -11,8 +11,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
+
+from commerce.core.client_ip import client_ip_or_none
 
 from .. import cache
 from ..models import Offer
@@ -111,6 +112,6 @@ class OfferClickView(APIView):
         if offer is None:
             raise _not_found()
         user_id = request.user.pk if request.user and request.user.is_authenticated else None
-        click = offer_click_record(offer=offer, user_id=user_id, ip=BaseThrottle().get_ident(request))
+        click = offer_click_record(offer=offer, user_id=user_id, ip=client_ip_or_none(request))
         body = ClickResponseSerializer({"offer_id": click.offer_id, "click_id": click.click_id, "url": click.url})
         return Response(body.data, status=status.HTTP_201_CREATED)
