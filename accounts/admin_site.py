@@ -25,7 +25,9 @@ from django.views.decorators.csrf import csrf_protect
 from django_otp import login as otp_login
 from django_otp.admin import OTPAdminSite
 
+from commerce.core.client_ip import client_ip
 from commerce.core.errors import Conflict, InvalidInput
+from commerce.core.redis_guard import RedisUnavailable
 
 from .api.throttles import OtpIpThrottle, OtpPhoneThrottle
 from .models import UserManager
@@ -98,12 +100,19 @@ class AdminLoginForm(AdminAuthenticationForm):
         token = self.cleaned_data.get("otp_token")
         if not token:
             device = sms_device_for(user)
-            ip = OtpIpThrottle().get_ident(self.request)
+            ip = client_ip(self.request)
             for throttle, ident in (
                 (OtpPhoneThrottle(), OtpPhoneThrottle.ident_for_phone(device.phone)),
                 (OtpIpThrottle(), ip),
             ):
-                if not throttle.allow_ident(ident):
+                try:
+                    allowed = throttle.allow_ident(ident)
+                except RedisUnavailable:  # the SMS throttles fail closed: no code goes out unthrottled
+                    raise forms.ValidationError(
+                        "SMS codes cannot be sent right now. Try again in a minute, or use a backup code.",
+                        code="service_unavailable",
+                    ) from None
+                if not allowed:
                     raise forms.ValidationError(
                         f"Too many codes requested. Try again in {int(throttle.wait() or 1)} seconds.", code="throttled"
                     )

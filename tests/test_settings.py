@@ -77,7 +77,7 @@ def test_full_stack_from_environment():
     )
     assert values["engine"] == "django_prometheus.db.backends.postgresql"
     assert values["db_name"] == "shop"
-    assert values["cache"] == "django_prometheus.cache.backends.redis.RedisCache"
+    assert values["cache"] == "commerce.core.redis_guard.DegradingRedisCache"
     assert values["eager"] is False
     assert values["broker"] == "redis://127.0.0.1:6379/0"
     assert values["email"] == "django.core.mail.backends.smtp.EmailBackend"

@@ -10,6 +10,13 @@
 A throttled request gets 429 ``{"code": "throttled", ...}`` with ``Retry-After``. Rates may span several units
 (``3/10min``). The phone and email throttles count the normalised value, so "98123 45678" and "+919812345678"
 share a bucket; a value that cannot be normalised is refused by the serializer (400) and still counts for the IP.
+Throttles run before the serializer, so keys derived from raw input are computed from any string, lone
+surrogates included (:func:`_digest`).
+
+Client IPs come from :func:`commerce.core.client_ip.client_ip`, as for django-axes and the audit log. When the
+throttle cache (Redis) is unreachable, the password sign-in throttles let requests through (django-axes still
+locks out repeated failures; its counts live in the database), while the OTP/SMS throttles refuse them with 503
+``service_unavailable``: they guard SMS spend and one-time codes (see :mod:`commerce.core.api.throttling`).
 """
 
 import hashlib
@@ -22,17 +29,21 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import UserManager
 from accounts.phone import normalize_phone
+from commerce.core.api.throttling import CacheGuardedThrottleMixin
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PERIOD = re.compile(r"^\s*(\d*)\s*([smhd])[a-z]*\s*$")
 
 
 def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
+    """A short key for raw input. ``surrogatepass``: JSON may carry lone surrogates ("\\ud800"), which plain
+    UTF-8 refuses to encode, and this runs before the serializer rejects them."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-class KeyedRateThrottle(SimpleRateThrottle):
-    """A sliding-window throttle keyed by :meth:`ident_for`; also usable directly with :meth:`allow_ident`."""
+class KeyedRateThrottle(CacheGuardedThrottleMixin, SimpleRateThrottle):
+    """A sliding-window throttle keyed by :meth:`ident_for`; also usable directly with :meth:`allow_ident`.
+    Fails open when its cache is unreachable unless ``fail_closed`` (then 503)."""
 
     def parse_rate(self, rate: str | None) -> tuple[int | None, int | None]:
         if rate is None:
@@ -50,8 +61,20 @@ class KeyedRateThrottle(SimpleRateThrottle):
         ident = self.ident_for(request)
         return None if ident is None else self.cache_format % {"scope": self.scope, "ident": ident}
 
+    def allow_request(self, request: Any, view: Any) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:
+            return self.cache_failed(exc)
+
     def allow_ident(self, ident: str) -> bool:
         """Count one use for ``ident`` and say whether it is within the rate (like ``allow_request``)."""
+        try:
+            return self._allow_ident(ident)
+        except Exception as exc:
+            return self.cache_failed(exc)
+
+    def _allow_ident(self, ident: str) -> bool:
         self.key = self.cache_format % {"scope": self.scope, "ident": ident}
         self.history = self.cache.get(self.key, [])
         self.now = self.timer()
@@ -88,6 +111,7 @@ class LoginAccountThrottle(KeyedRateThrottle):
 
 class OtpIpThrottle(KeyedRateThrottle):
     scope = "otp_ip"
+    fail_closed = True
 
     def ident_for(self, request: Any) -> str | None:
         return self.get_ident(request)
@@ -95,6 +119,7 @@ class OtpIpThrottle(KeyedRateThrottle):
 
 class OtpPhoneThrottle(KeyedRateThrottle):
     scope = "otp_phone"
+    fail_closed = True
 
     def ident_for(self, request: Any) -> str | None:
         raw = _data(request).get("phone")
@@ -110,7 +135,8 @@ class OtpPhoneThrottle(KeyedRateThrottle):
 
 def sms_rate_check(request: Any):
     """For SMS codes sent outside the OTP endpoints (the SMS second factor of ``auth/token``): the same per-phone
-    and per-IP rules as OTP login. Returns ``check(phone)``, which raises ``Throttled`` when over a rate."""
+    and per-IP rules as OTP login. Returns ``check(phone)``, which raises ``Throttled`` when over a rate and
+    :class:`~commerce.core.redis_guard.RedisUnavailable` (503) when the throttle cache is unreachable."""
 
     def check(phone: str) -> None:
         for throttle, ident in (

@@ -1,8 +1,12 @@
 """Health checks for the liveness/readiness endpoints.
 
 Each check answers ``"healthy"`` or ``"unhealthy"`` and never raises; failures are logged (with the request id)
-but their details stay out of the public response. Higher apps add figures to ``GET health/redis`` (for example
-the notification dead-letter count) with :func:`register_queue_stat` from their ``AppConfig.ready``.
+but their details stay out of the public response. Redis is reached with the short timeouts and the circuit
+breaker of :mod:`commerce.core.redis_guard`, so a hanging Redis makes these answer 503 quickly instead of
+hanging the probe; the cache check uses the ``strict`` alias (the default one hides errors by design).
+
+Higher apps add figures to ``GET health/redis`` (for example the notification dead-letter count) with
+:func:`register_queue_stat` from their ``AppConfig.ready``.
 """
 
 import logging
@@ -11,8 +15,9 @@ from collections.abc import Callable
 
 import redis
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections
+
+from commerce.core.redis_guard import GuardedConnectionPool, strict_cache
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,7 @@ def check_database() -> str:
 
 def check_cache() -> str:
     key = f"health:{uuid.uuid4().hex}"
+    cache = strict_cache()
     try:
         cache.set(key, "1", timeout=5)
         ok = cache.get(key) == "1"
@@ -74,8 +80,10 @@ def queue_health() -> dict:
     """Redis reachability and, per Celery queue, the number of messages waiting."""
     if not settings.REDIS_URL:
         return {"status": HEALTHY, "redis": NOT_CONFIGURED}
+    timeout = settings.REDIS_SOCKET_TIMEOUT
+    pool = GuardedConnectionPool.from_url(_broker_url(), socket_connect_timeout=timeout, socket_timeout=timeout)
+    client = redis.Redis(connection_pool=pool)
     try:
-        client = redis.Redis.from_url(_broker_url(), socket_connect_timeout=2, socket_timeout=2)
         client.ping()
         queues = {}
         for name in settings.TASK_QUEUE_NAMES:
@@ -87,6 +95,8 @@ def queue_health() -> dict:
     except redis.RedisError:
         logger.exception("Health check: Redis unreachable")
         return {"status": UNHEALTHY, "redis": UNHEALTHY}
+    finally:
+        pool.disconnect()
     body: dict = {"status": HEALTHY, "redis": HEALTHY, "queues": queues}
     for name, func in _queue_stats.items():
         body[name] = func()

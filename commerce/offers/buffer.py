@@ -11,9 +11,15 @@ Requests only touch Redis: a view is ``HINCRBY`` on one hash (field ``"<offer id
 
 A flush that dies between 2 and 3 leaves the batch pending; the next flush finds its ledger row and only
 forgets it. So every event is written exactly once, even with two flushes running at the same time.
+
+Until a flush has applied them, events exist only in Redis, so the Redis server holding this buffer must keep
+its data across restarts: append-only persistence (``appendonly yes``, ``appendfsync everysec``: at most about
+a second of events lost in a crash). docker-compose.yml runs Redis that way; :func:`warn_without_persistence`
+logs a warning (once per process) when the server does not.
 """
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +27,10 @@ from typing import Any
 from django.conf import settings
 from django_redis import get_redis_connection
 from redis import Redis
+from redis.exceptions import ResponseError
+
+logger = logging.getLogger(__name__)
+_persistence_checked = False
 
 _TAKE_SCRIPT = """
 local moved = 0
@@ -38,6 +48,24 @@ def enabled() -> bool:
 
 def connection() -> Redis:
     return get_redis_connection("default")
+
+
+def warn_without_persistence(conn: Redis) -> None:
+    """Once per process: warn when the buffer's Redis has append-only persistence off (a restart would lose the
+    buffered events). Servers that refuse ``INFO`` (some managed services) are not checked."""
+    global _persistence_checked
+    if _persistence_checked:
+        return
+    try:
+        aof = conn.info("persistence").get("aof_enabled")
+    except ResponseError:
+        aof = None
+    _persistence_checked = True
+    if aof is not None and not int(aof):
+        logger.warning(
+            "The Redis holding the offer event buffer has appendonly off: a restart loses buffered views and "
+            "clicks. Run it with appendonly yes (see README, When Redis is down)."
+        )
 
 
 def _prefix() -> str:

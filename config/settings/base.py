@@ -128,25 +128,32 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 # --- Cache, Redis ---------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# When Redis is down the site degrades instead of failing (commerce/core/redis_guard.py): calls time out after
+# REDIS_SOCKET_TIMEOUT seconds, and after a failure Redis is skipped for REDIS_CIRCUIT_SECONDS.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.3)
+REDIS_CIRCUIT_SECONDS = env.float("REDIS_CIRCUIT_SECONDS", default=5.0)
 if REDIS_URL:
+    _REDIS_CACHE = {
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="commerce"),
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "CONNECTION_POOL_CLASS": "commerce.core.redis_guard.GuardedConnectionPool",
+            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+        },
+    }
     CACHES = {
-        "default": {
-            "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="commerce"),
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 2,
-                "SOCKET_TIMEOUT": 2,
-            },
-        }
+        # Treats an unreachable Redis as a miss (reads) or a no-op (writes): cached reads fall through to the DB.
+        "default": {"BACKEND": "commerce.core.redis_guard.DegradingRedisCache", **_REDIS_CACHE},
+        # The same keys, but errors raise: throttles and health checks decide what an outage means for them.
+        "strict": {"BACKEND": "django_prometheus.cache.backends.redis.RedisCache", **_REDIS_CACHE},
     }
 else:
+    # Both aliases share one in-process store (same LOCATION).
     CACHES = {
-        "default": {
-            "BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache",
-            "LOCATION": "commerce-default",
-        }
+        alias: {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache", "LOCATION": "commerce-default"}
+        for alias in ("default", "strict")
     }
 
 # --- Auth -----------------------------------------------------------------------------------------------

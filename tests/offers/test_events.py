@@ -1,11 +1,13 @@
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+import time_machine
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from commerce.core import redis_guard
 from commerce.offers import buffer
 from commerce.offers.models import OfferClick, OfferDailyStats, OfferEventFlush
 from commerce.offers.services import FlushResult, offer_click_record, offer_events_flush, offer_view_record
@@ -15,6 +17,23 @@ from tests.factories import UserFactory
 from .factories import DealFactory, OfferFactory
 
 pytestmark = pytest.mark.django_db
+
+# Every test runs at a fixed instant: "today" must not change between recording and asserting.
+NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis_guard():
+    """Rate-limited log lines and circuit breakers start afresh in every test."""
+    redis_guard.reset_state()
+    yield
+    redis_guard.reset_state()
+
+
+@pytest.fixture(autouse=True)
+def frozen_time():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 def stats(offer) -> tuple[int, int]:
@@ -123,12 +142,10 @@ def test_a_batch_applied_but_not_forgotten_is_not_applied_again():
     offer = DealFactory()
     offer_view_record(offer_id=offer.pk)
     offer_click_record(offer=offer)
-    # The first flush dies after the database commit, before Redis forgets the batch.
-    with (
-        mock.patch.object(buffer, "forget", side_effect=RedisConnectionError("gone")),
-        pytest.raises(RedisConnectionError),
-    ):
-        offer_events_flush()
+    # The first flush loses Redis after the database commit, before Redis forgets the batch: it stops there
+    # (no exception for Celery to retry) and reports what it applied.
+    with mock.patch.object(buffer, "forget", side_effect=RedisConnectionError("gone")):
+        assert offer_events_flush() == FlushResult(batches=1, views=1, clicks=1)
     assert stats(offer) == (1, 1)
     assert len(buffer.pending(buffer.connection())) == 1
 
@@ -198,3 +215,89 @@ def test_api_views_and_clicks_are_buffered_then_flushed(api_client):
     offer_events_flush()
     assert stats(offer) == (1, 1)
     assert str(OfferClick.objects.get().click_id) == click_id
+
+
+@pytest.mark.redis
+def test_events_buffered_before_midnight_count_for_their_day_when_flushed_after_it(frozen_time):
+    offer = DealFactory()
+    frozen_time.move_to(datetime(2026, 3, 14, 23, 59, 59, tzinfo=UTC))
+    offer_view_record(offer_id=offer.pk)
+    offer_click_record(offer=offer)
+    frozen_time.move_to(datetime(2026, 3, 15, 0, 0, 1, tzinfo=UTC))
+    assert offer_events_flush() == FlushResult(batches=1, views=1, clicks=1)
+    assert list(OfferDailyStats.objects.values_list("date", "views", "clicks")) == [(NOW.date(), 1, 1)]
+
+
+@pytest.mark.redis
+def test_a_click_already_written_straight_through_is_not_counted_twice_by_the_flush():
+    offer = DealFactory()
+    click = offer_click_record(offer=offer)  # buffered in Redis...
+    # ...and, as after a Redis timeout whose command had in fact been stored, also written straight through.
+    buffered = buffer.BufferedClick(
+        click_id=str(click.click_id), offer_id=offer.pk, user_id=None, ip_hash="", at=timezone.now()
+    )
+    from commerce.offers.services.events import _write_clicks
+
+    _write_clicks([buffered])
+    assert stats(offer) == (0, 1)
+    offer_events_flush()
+    assert stats(offer) == (0, 1)
+    assert OfferClick.objects.count() == 1
+
+
+@pytest.mark.redis
+def test_a_batch_that_cannot_be_applied_is_kept_and_does_not_block_the_others(caplog):
+    offer = DealFactory()
+    conn = buffer.connection()
+    conn.rpush(buffer.clicks_key(), "not json")
+    buffer.take(conn, batch_id="00000000000000000001-c")
+    offer_view_record(offer_id=offer.pk)
+
+    assert offer_events_flush() == FlushResult(batches=1, views=1, clicks=0)
+
+    assert stats(offer) == (1, 0)
+    assert buffer.pending(conn) == ["00000000000000000001-c"]
+    assert conn.lrange(buffer.clicks_key("00000000000000000001-c"), 0, -1) == [b"not json"]
+    assert "Offer event batch 00000000000000000001-c could not be applied; kept" in caplog.text
+
+
+def test_a_flush_while_redis_is_unreachable_applies_nothing_and_does_not_raise(settings, caplog):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    with (
+        mock.patch.object(buffer, "connection"),
+        mock.patch.object(buffer, "warn_without_persistence"),
+        mock.patch.object(buffer, "take", side_effect=RedisConnectionError("refused")),
+    ):
+        assert flush_offer_events.apply().get() == {"batches": 0, "views": 0, "clicks": 0}
+    assert "Offer event flush stopped: Redis unavailable (refused); pending batches wait" in caplog.text
+
+
+def test_a_flush_error_that_is_not_about_redis_is_raised(settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    with (
+        mock.patch.object(buffer, "connection"),
+        mock.patch.object(buffer, "warn_without_persistence"),
+        mock.patch.object(buffer, "take", side_effect=KeyError("bug")),
+        pytest.raises(KeyError),
+    ):
+        offer_events_flush()
+
+
+def test_the_flush_warns_once_when_the_buffer_redis_does_not_persist(monkeypatch, caplog):
+    monkeypatch.setattr(buffer, "_persistence_checked", False)
+    conn = mock.Mock()
+    conn.info.return_value = {"aof_enabled": 0}
+    buffer.warn_without_persistence(conn)
+    buffer.warn_without_persistence(conn)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "commerce.offers.buffer"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("The Redis holding the offer event buffer has appendonly off")
+    conn.info.assert_called_once_with("persistence")
+
+
+def test_the_flush_does_not_warn_when_the_buffer_redis_persists(monkeypatch, caplog):
+    monkeypatch.setattr(buffer, "_persistence_checked", False)
+    conn = mock.Mock()
+    conn.info.return_value = {"aof_enabled": 1}
+    buffer.warn_without_persistence(conn)
+    assert [r for r in caplog.records if r.name == "commerce.offers.buffer"] == []

@@ -3,8 +3,10 @@
 Every error body is ``{"code": str, "detail": str}`` plus ``"fields": {name: [messages]}`` for validation
 errors. This handler covers DRF's exceptions, Django's ``Http404``/``PermissionDenied``/``RequestDataTooBig``/
 ``ValidationError`` (a model's ``full_clean`` inside a service: 400 with ``fields``, never a 500),
-the project's :class:`~commerce.core.errors.DomainError` and, last, anything unexpected (500,
-``code: "server_error"``, logged with the request id and reported to Sentry; nothing internal in the body).
+the project's :class:`~commerce.core.errors.DomainError`, Redis being unreachable (503
+``service_unavailable`` with ``Retry-After``: a last guard for code that needs Redis and let the error through,
+see :mod:`commerce.core.redis_guard`) and, last, anything unexpected (500, ``code: "server_error"``, logged
+with the request id and reported to Sentry; nothing internal in the body).
 """
 
 import logging
@@ -19,8 +21,10 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from commerce.core.errors import DomainError
+from commerce.core.redis_guard import RateLimitedLog, RedisUnavailable, is_redis_unavailable
 
 logger = logging.getLogger("commerce.api")
+_dependency_log = RateLimitedLog(logger)
 
 
 def _flatten_messages(value: Any) -> list[str]:
@@ -91,9 +95,14 @@ def _from_django_validation(exc: DjangoValidationError) -> exceptions.Validation
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DjangoValidationError):
         exc = _from_django_validation(exc)
+    if is_redis_unavailable(exc):
+        _dependency_log.warning("redis", "Redis unavailable in %s: %s", type(context.get("view")).__name__, exc)
+        exc = RedisUnavailable()
     if isinstance(exc, DomainError):
         set_rollback()
-        return Response(exc.as_dict(), status=exc.status)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        return Response(exc.as_dict(), status=exc.status, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

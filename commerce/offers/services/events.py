@@ -3,7 +3,16 @@
 With ``REDIS_URL`` set, a view or click touches only Redis (see :mod:`commerce.offers.buffer`) and
 :func:`offer_events_flush`, run every few seconds by Celery beat, writes them in bulk: clicks with one
 ``bulk_create``, per-day counts with one ``F()`` increment per (offer, day). Without Redis, each event is
-written straight away. If Redis fails mid-request, the event is written straight through rather than lost.
+written straight away.
+
+Nothing is lost when Redis is unreachable: the event is written straight through to the database instead
+(at once while the Redis circuit breaker is open, see :mod:`commerce.core.redis_guard`), logged at most once a
+minute. Events already buffered stay in Redis until a flush succeeds, so the Redis holding the buffer must
+persist them across restarts (``appendonly yes``; the flush warns once per process when it does not). The flush
+itself never double-counts: a batch is applied once (ledger row), a click already in the database (written
+straight through after a Redis timeout that had in fact stored it) is skipped with its count, an unreachable
+Redis ends the flush quietly with the batches still pending, and a batch that cannot be applied is logged and
+left pending without blocking the batches after it.
 """
 
 import hashlib
@@ -21,14 +30,17 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from redis import Redis
 from redis.exceptions import RedisError
 
 from commerce.core.errors import Conflict
+from commerce.core.redis_guard import RateLimitedLog, is_redis_unavailable
 
 from .. import buffer
 from ..models import Offer, OfferClick, OfferDailyStats, OfferEventFlush
 
 logger = logging.getLogger(__name__)
+_log = RateLimitedLog(logger)
 
 CLICK_ID_PARAM = "click_id"
 # Ledger rows older than this are pruned: a batch is long forgotten by then.
@@ -87,8 +99,8 @@ def offer_view_record(*, offer_id: int, at: datetime | None = None) -> None:
         try:
             buffer.add_view(buffer.connection(), offer_id=offer_id, day=day)
             return
-        except RedisError:
-            logger.warning("Offer view buffer unavailable; writing the view straight through", exc_info=True)
+        except RedisError as exc:
+            _log.warning("view", "Offer event buffer unavailable (%s); writing views straight through", exc)
     with transaction.atomic():
         _add_daily_counts({(offer_id, day): (1, 0)})
 
@@ -111,8 +123,8 @@ def offer_click_record(
         try:
             buffer.add_click(buffer.connection(), click)
             written = True
-        except RedisError:
-            logger.warning("Offer click buffer unavailable; writing the click straight through", exc_info=True)
+        except RedisError as exc:
+            _log.warning("click", "Offer event buffer unavailable (%s); writing clicks straight through", exc)
     if not written:
         with transaction.atomic():
             _write_clicks([click])
@@ -128,6 +140,10 @@ def _write_clicks(clicks: list[buffer.BufferedClick], views: dict[tuple[int, dat
     existing_offers = set(Offer.objects.filter(pk__in=offer_ids).values_list("pk", flat=True))
     user_ids = {c.user_id for c in clicks if c.user_id is not None}
     existing_users = set(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", flat=True))
+    # A click can be in the database already: written straight through after a Redis timeout that had in
+    # fact stored it. Skipping it here keeps the daily count from counting it twice.
+    click_ids = [uuid.UUID(c.click_id) for c in clicks]
+    written = {str(i) for i in OfferClick.objects.filter(click_id__in=click_ids).values_list("click_id", flat=True)}
 
     rows = [
         OfferClick(
@@ -138,7 +154,7 @@ def _write_clicks(clicks: list[buffer.BufferedClick], views: dict[tuple[int, dat
             created_at=c.at,
         )
         for c in clicks
-        if c.offer_id in existing_offers
+        if c.offer_id in existing_offers and str(uuid.UUID(c.click_id)) not in written
     ]
     OfferClick.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
 
@@ -169,19 +185,46 @@ def _apply_batch(batch_id: str, views: dict[tuple[int, date], int], clicks: list
 
 
 def offer_events_flush() -> FlushResult:
-    """Move buffered views and clicks from Redis into the database. Safe to run concurrently and repeatedly;
-    a no-op without Redis."""
+    """Move buffered views and clicks from Redis into the database and say how much was applied. Safe to run
+    concurrently and repeatedly; a no-op without Redis. An unreachable Redis ends it early (logged, not
+    raised): whatever was not applied and forgotten stays pending in Redis for the next run."""
     if not buffer.enabled():
         return FlushResult()
-    conn = buffer.connection()
-    buffer.take(conn, batch_id=_new_batch_id())
-    batches = views_total = clicks_total = 0
-    for batch_id in buffer.pending(conn):
-        views, clicks = buffer.read(conn, batch_id=batch_id)
-        if _apply_batch(batch_id, views, clicks):
-            batches += 1
-            views_total += sum(views.values())
-            clicks_total += len(clicks)
-        buffer.forget(conn, batch_id=batch_id)
+    result = FlushResult()
+    try:
+        conn = buffer.connection()
+        buffer.warn_without_persistence(conn)
+        buffer.take(conn, batch_id=_new_batch_id())
+        for batch_id in buffer.pending(conn):
+            applied = _apply_pending(conn, batch_id)
+            if applied is None:
+                continue
+            result = FlushResult(
+                batches=result.batches + applied.batches,
+                views=result.views + applied.views,
+                clicks=result.clicks + applied.clicks,
+            )
+            buffer.forget(conn, batch_id=batch_id)
+    except Exception as exc:
+        if not is_redis_unavailable(exc):
+            raise
+        _log.warning("flush", "Offer event flush stopped: Redis unavailable (%s); pending batches wait", exc)
     OfferEventFlush.objects.filter(created_at__lt=timezone.now() - timedelta(days=FLUSH_LEDGER_DAYS)).delete()
-    return FlushResult(batches=batches, views=views_total, clicks=clicks_total)
+    return result
+
+
+def _apply_pending(conn: Redis, batch_id: str) -> FlushResult | None:
+    """Apply one pending batch: what it added (zeros when the ledger says it was applied before), or ``None``
+    when it cannot be applied (bad data, a database error): logged and kept pending, so it neither blocks the
+    other batches nor gets lost. Redis errors propagate."""
+    try:
+        views, clicks = buffer.read(conn, batch_id=batch_id)
+        applied = _apply_batch(batch_id, views, clicks)
+    except Exception as exc:
+        if is_redis_unavailable(exc):
+            raise
+        _log.error(f"batch:{batch_id}", "Offer event batch %s could not be applied; kept", batch_id, exc_info=True)
+        return None
+    if not applied:
+        return FlushResult()
+    return FlushResult(batches=1, views=sum(views.values()), clicks=len(clicks))

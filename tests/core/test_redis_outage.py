@@ -1,0 +1,322 @@
+"""Redis down degrades, never breaks: against a real redis-server that the tests stop, restart or replace by a
+server that accepts connections and never answers.
+
+Each test runs its own ``redis-server`` (on a free port, append-only persistence in a temporary directory) and
+points both cache aliases, ``REDIS_URL`` and so the offer event buffer at it; the shared Redis of the test run
+is never stopped. Needs ``redis-server`` on ``PATH`` (marked ``redis``, like every test that needs Redis).
+"""
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.core.cache import caches
+from django_redis.pool import ConnectionFactory
+from prometheus_client import REGISTRY
+
+from commerce.core import redis_guard
+from commerce.offers.models import OfferClick, OfferDailyStats
+from commerce.offers.services import FlushResult, offer_events_flush
+from tests.accounts.helpers import PHONE
+from tests.catalog.factories import CategoryFactory, ProductFactory, ProductVariantFactory
+from tests.offers.factories import DealFactory
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db]
+
+# Generous bounds: a request that waited on Redis without the guard would take seconds, not tenths.
+FAST = 1.0
+SOCKET_TIMEOUT = 0.3
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A private redis-server with AOF persistence, stopped and started by the test."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "yes",
+                "--appendfsync", "everysec",
+                "--dir", str(self.directory),
+            ],  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while self._cli("ping") != "PONG":
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """A clean shutdown: Redis writes its append-only file, then exits."""
+        self._cli("shutdown")
+        assert self.process is not None
+        self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def _cli(self, *args: str) -> str:
+        result = subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=5, check=False
+        )
+        return result.stdout.strip()
+
+
+class HangingServer:
+    """Accepts TCP connections and never answers: a Redis that hangs. Counts the connections it accepted."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for conn in self.accepted:
+            conn.close()
+        self.listener.close()
+
+
+def point_caches_at(settings, url: str) -> None:
+    """Both cache aliases and the event buffer on ``url``, configured as in production."""
+    options = {
+        "CLIENT_CLASS": "django_redis.client.DefaultClient",
+        "CONNECTION_POOL_CLASS": "commerce.core.redis_guard.GuardedConnectionPool",
+        "SOCKET_CONNECT_TIMEOUT": SOCKET_TIMEOUT,
+        "SOCKET_TIMEOUT": SOCKET_TIMEOUT,
+    }
+    common = {"LOCATION": url, "KEY_PREFIX": "outage", "OPTIONS": options}
+    settings.CACHES = {
+        "default": {"BACKEND": "commerce.core.redis_guard.DegradingRedisCache", **common},
+        "strict": {"BACKEND": "django_prometheus.cache.backends.redis.RedisCache", **common},
+    }
+    settings.REDIS_URL = url
+    settings.CELERY_BROKER_URL = url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_guard():
+    redis_guard.reset_state()
+    yield
+    redis_guard.reset_state()
+
+
+@pytest.fixture
+def redis_server(tmp_path, settings):
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not on PATH")
+    server = RedisServer(tmp_path)
+    server.start()
+    point_caches_at(settings, server.url)
+    yield server
+    ConnectionFactory._pools.pop(server.url, None)
+    server.kill()
+
+
+@pytest.fixture
+def hanging_redis(settings):
+    server = HangingServer()
+    point_caches_at(settings, server.url)
+    yield server
+    ConnectionFactory._pools.pop(server.url, None)
+    server.close()
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def timed(call):
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+@pytest.fixture
+def catalog():
+    category = CategoryFactory(name="Books")
+    product = ProductFactory(category=category, title="Dune")
+    ProductVariantFactory(product=product)
+    offer = DealFactory()
+    return product, offer
+
+
+def public_reads(product, offer) -> list[str]:
+    return [
+        "/api/v1/categories",
+        "/api/v1/products",
+        f"/api/v1/products/{product.slug}",
+        "/api/v1/offers",
+        "/api/v1/offers/trending",
+        f"/api/v1/offers/{offer.pk}",
+    ]
+
+
+# --- Redis stopped ----------------------------------------------------------------------------------------
+
+
+def test_reads_keep_serving_from_the_database_while_redis_is_down(api_client, redis_server, catalog):
+    product, offer = catalog
+    paths = public_reads(product, offer)
+    before = {path: api_client.get(path).json() for path in paths}  # served and cached while Redis is up
+    degraded_before = sample("commerce_throttle_degraded_total", scope="anon")
+
+    redis_server.stop()
+
+    for path in paths:
+        response, seconds = timed(lambda path=path: api_client.get(path))
+        assert (path, response.status_code) == (path, 200)
+        assert response.json() == before[path]
+        assert seconds < FAST
+    # The anonymous throttle let every request through and counted it.
+    assert sample("commerce_throttle_degraded_total", scope="anon") - degraded_before == len(paths)
+    address = f"127.0.0.1:{redis_server.port}"
+    assert redis_guard.breaker_for(address).is_open
+    assert sample("commerce_redis_circuit_opened_total", address=address) == 1.0
+    assert sample("commerce_redis_calls_skipped_total", address=address) > 0
+
+    metrics = api_client.get("/metrics").content.decode()
+    assert 'commerce_throttle_degraded_total{scope="anon"}' in metrics
+    assert f'commerce_redis_circuit_opened_total{{address="{address}"}} 1.0' in metrics
+
+
+def test_health_reports_the_cache_down_at_once(api_client, redis_server):
+    redis_server.stop()
+    response, seconds = timed(lambda: api_client.get("/api/v1/health"))
+    assert response.status_code == 503
+    assert (response.json()["cache"], response.json()["database"]) == ("unhealthy", "healthy")
+    assert api_client.get("/api/v1/health/redis").json() == {"status": "unhealthy", "redis": "unhealthy"}
+    assert seconds < FAST
+
+
+def test_otp_request_fails_closed_while_redis_is_down_and_works_again_after(api_client, redis_server, settings):
+    settings.REDIS_CIRCUIT_SECONDS = 0.2
+    redis_server.stop()
+
+    response, seconds = timed(lambda: api_client.post("/api/v1/auth/otp/request", {"phone": PHONE}, format="json"))
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert response["Retry-After"] == "1"
+    assert seconds < FAST
+
+    redis_server.start()
+    time.sleep(0.25)  # the breaker lets a probe through after REDIS_CIRCUIT_SECONDS
+    response = api_client.post("/api/v1/auth/otp/request", {"phone": PHONE}, format="json")
+    assert response.status_code == 202
+
+
+def test_a_click_and_a_view_while_redis_is_down_are_written_to_the_database(api_client, redis_server, catalog):
+    _, offer = catalog
+    redis_server.stop()
+
+    assert api_client.get(f"/api/v1/offers/{offer.pk}").status_code == 200
+    response = api_client.post(f"/api/v1/offers/{offer.pk}/click")
+
+    assert response.status_code == 201
+    assert str(OfferClick.objects.get().click_id) == response.json()["click_id"]
+    assert OfferDailyStats.objects.filter(offer=offer).values_list("views", "clicks").get() == (1, 1)
+
+
+def test_buffered_events_survive_a_redis_restart_and_are_flushed_after_it(api_client, redis_server, catalog):
+    _, offer = catalog
+    api_client.get(f"/api/v1/offers/{offer.pk}")
+    click_id = api_client.post(f"/api/v1/offers/{offer.pk}/click").json()["click_id"]
+    assert not OfferClick.objects.exists()  # buffered in Redis only
+
+    redis_server.stop()
+    assert offer_events_flush() == FlushResult()  # nothing applied, nothing raised: the events wait
+    assert not OfferDailyStats.objects.exists()
+
+    redis_server.start()  # reloads the append-only file
+    redis_guard.reset_state()  # rather than wait out the breaker
+    assert offer_events_flush() == FlushResult(batches=1, views=1, clicks=1)
+    assert str(OfferClick.objects.get().click_id) == click_id
+    assert OfferDailyStats.objects.filter(offer=offer).values_list("views", "clicks").get() == (1, 1)
+
+
+# --- Redis hanging ----------------------------------------------------------------------------------------
+
+
+def test_a_hanging_redis_costs_one_timeout_per_circuit_period(api_client, hanging_redis, catalog, settings):
+    settings.REDIS_CIRCUIT_SECONDS = 5
+    product, offer = catalog
+    paths = public_reads(product, offer) * 2
+
+    statuses = [api_client.get(path).status_code for path in paths]
+
+    assert statuses == [200] * len(paths)
+    # One connection timed out; every later call in every request skipped Redis instead of waiting.
+    assert len(hanging_redis.accepted) == 1
+    response, seconds = timed(lambda: api_client.get("/api/v1/categories"))
+    assert response.status_code == 200
+    assert seconds < SOCKET_TIMEOUT
+    assert len(hanging_redis.accepted) == 1
+
+
+def test_after_the_circuit_period_one_probe_tries_the_hanging_redis_again(api_client, hanging_redis, settings):
+    settings.REDIS_CIRCUIT_SECONDS = 0.5
+    assert api_client.get("/api/v1/categories").status_code == 200
+    assert len(hanging_redis.accepted) == 1
+    time.sleep(0.55)
+    statuses = [api_client.get("/api/v1/categories").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    assert len(hanging_redis.accepted) == 2
+
+
+def test_otp_request_answers_503_quickly_against_a_hanging_redis(api_client, hanging_redis):
+    responses = [api_client.post("/api/v1/auth/otp/request", {"phone": PHONE}, format="json") for _ in range(5)]
+    assert [r.status_code for r in responses] == [503] * 5
+    assert {r.json()["code"] for r in responses} == {"service_unavailable"}
+    assert len(hanging_redis.accepted) == 1
+
+
+def test_the_default_cache_is_a_miss_and_the_strict_cache_raises(hanging_redis):
+    assert caches["default"].get("anything") is None
+    assert caches["default"].set("anything", 1) is None
+    assert caches["default"].incr("counter") is None
+    with pytest.raises(redis_guard.CircuitOpenError):
+        caches["strict"].get("anything")
