@@ -210,13 +210,15 @@ def test_retention_by_age_deletes_only_backups_older_than_the_limit(source, stor
     ]
 
 
-def test_retention_keep_one_still_keeps_the_backup_just_made(source, storage):
-    with frozen(T0):
-        backup_create(db=source, storage=storage)
+def test_retention_never_deletes_the_backup_just_made_even_behind_a_newer_name(source, storage):
+    # A backup stamped later than now (another host's fast clock, or the clock was set back) outranks the new one.
     with frozen(T0 + dt.timedelta(days=1)):
+        ahead = backup_create(db=source, storage=storage)
+    with frozen(T0):
         result = backup_create(db=source, storage=storage, keep=1, max_age_days=1)
 
-    assert [b.name for b in backups_list(storage)] == [result.backup.name]
+    assert result.deleted == []
+    assert [b.name for b in backups_list(storage)] == [result.backup.name, ahead.backup.name]
 
 
 def test_a_failed_backup_stores_nothing_and_deletes_nothing(source, storage, tmp_path):

@@ -253,7 +253,8 @@ def backup_restore(
         created = status == "missing" and engine is postgres
         if created:
             postgres.create_database(db, target)
-        if target == str(db["NAME"]):
+        if target == str(connections["default"].settings_dict["NAME"]):
+            # pg_restore --clean waits for this process's own open connection otherwise.
             connections.close_all()
         try:
             engine.restore(db, backup.path, target, existing=status != "missing")
