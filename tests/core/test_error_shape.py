@@ -203,3 +203,77 @@ def test_errors_outside_drf_views_under_api_are_json_500(settings):
     html = client.get("/_test/plain-boom")
     assert html.status_code == 500
     assert html["Content-Type"].startswith("text/html")
+
+
+# --- the schema documents the errors ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def test_schema():
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator(urlconf="tests.core.urls").get_schema(request=None, public=True)
+
+
+def _statuses(schema, path, method):
+    return sorted(schema["paths"][path][method]["responses"])
+
+
+def test_schema_has_the_error_component(test_schema):
+    error = test_schema["components"]["schemas"]["Error"]
+    assert error["required"] == ["code", "detail"]
+    assert sorted(error["properties"]) == ["code", "detail", "fields"]
+
+
+def test_schema_infers_error_statuses_and_adds_declared_ones(test_schema):
+    path = "/api/v1/_test/declared/{id}"
+    assert _statuses(test_schema, path, "get") == ["200", "400", "401", "403", "404", "429", "503"]
+    assert _statuses(test_schema, path, "post") == [
+        "201", "400", "401", "403", "404", "409", "413", "415", "429", "503",
+    ]  # fmt: skip
+    conflict = test_schema["paths"][path]["post"]["responses"]["409"]
+    assert conflict["description"] == "insufficient_stock"
+    assert conflict["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    throttled = test_schema["paths"][path]["get"]["responses"]["429"]
+    assert list(throttled["headers"]) == ["Retry-After"]
+
+
+def test_schema_lists_no_errors_an_open_view_cannot_give(test_schema):
+    assert _statuses(test_schema, "/api/v1/_test/open", "get") == ["200"]
+
+
+def test_schema_fills_in_the_error_body_of_described_responses(test_schema):
+    token = test_schema["paths"]["/api/v1/auth/token"]["post"]["responses"]["401"]
+    assert token["description"] == "no_active_account, otp_required or otp_invalid"
+    assert token["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_schema_carries_the_pagination_and_path_limits(test_schema):
+    parameters = {p["name"]: p for p in test_schema["paths"]["/api/v1/_test/users"]["get"]["parameters"]}
+    assert parameters["page"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 999_999_999}
+    assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100}
+    search = {p["name"]: p for p in test_schema["paths"]["/api/v1/search"]["get"]["parameters"]}
+    assert search["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100}
+    assert search["q"]["schema"]["maxLength"] == 200
+    assert search["q"]["allowEmptyValue"] is True
+    assert "allowEmptyValue" not in search["page"]
+    merchant = test_schema["paths"]["/api/v1/merchants/{slug}"]["get"]["parameters"][0]
+    assert merchant["schema"] == {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}
+    offer = test_schema["paths"]["/api/v1/offers/{id}"]["get"]["parameters"][0]
+    assert offer["schema"] == {"type": "integer", "minimum": 0}
+    autocomplete = test_schema["paths"]["/api/v1/search/autocomplete"]["get"]["parameters"][0]
+    assert (autocomplete["required"], "allowEmptyValue" in autocomplete) == (True, False)
+
+
+def test_a_bad_token_on_a_public_endpoint_that_accepts_tokens_is_401(api_client, test_schema):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    response = api_client.get("/api/v1/offers")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+    assert "401" in _statuses(test_schema, "/api/v1/offers", "get")
+
+
+def test_public_endpoints_without_authentication_ignore_a_bad_token(api_client, test_schema):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert api_client.get("/api/v1/products").status_code == 200
+    assert "401" not in _statuses(test_schema, "/api/v1/products", "get")

@@ -176,25 +176,39 @@ def test_oversized_body_is_413_in_the_error_shape(api_client):
 
 # --- page numbers ------------------------------------------------------------------------------------------
 
-BAD_NUMBERS = ["²", "①", "٣", "\uff11", "1_0", " 1", "1 ", "+1", "-1", "0", "1.0", "0x10", "", "last", "1234567890"]
+NOT_DIGITS = ["²", "①", "٣", "\uff11", "1_0", " 1", "1 ", "+1", "-1", "1.0", "0x10", "", "last"]
 
 
-@pytest.mark.parametrize("raw", BAD_NUMBERS)
+@pytest.mark.parametrize("raw", [*NOT_DIGITS, "0", "000"])
 def test_page_accepts_only_ascii_digits(api_client, raw):
     response = api_client.get("/api/v1/_test/users", {"page": raw})
     assert response.status_code == 400
     assert response.json() == {
         "code": "invalid",
-        "detail": "Must be a whole number from 1 to 999999999.",
-        "fields": {"page": ["Must be a whole number from 1 to 999999999."]},
+        "detail": "Must be a positive whole number.",
+        "fields": {"page": ["Must be a positive whole number."]},
     }
 
 
-@pytest.mark.parametrize("raw", [*BAD_NUMBERS, "101"])
-def test_page_size_accepts_only_ascii_digits_up_to_100(api_client, raw):
+@pytest.mark.parametrize("raw", ["1234567890", "9" * 5000])
+def test_huge_page_numbers_are_out_of_range(api_client, raw):
+    response = api_client.get("/api/v1/_test/users", {"page": raw})
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"page": ["This page is out of range."]}
+
+
+@pytest.mark.parametrize("raw", NOT_DIGITS)
+def test_page_size_accepts_only_ascii_digits(api_client, raw):
     response = api_client.get("/api/v1/_test/users", {"page_size": raw})
     assert response.status_code == 400
-    assert response.json()["fields"] == {"page_size": ["Must be a whole number from 1 to 100."]}
+    assert response.json()["fields"] == {"page_size": ["Must be a whole number."]}
+
+
+@pytest.mark.parametrize("raw", ["0", "101", "1234567890", "9" * 5000])
+def test_page_size_is_from_1_to_100(api_client, raw):
+    response = api_client.get("/api/v1/_test/users", {"page_size": raw})
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"page_size": ["Must be between 1 and 100."]}
 
 
 def test_page_out_of_range_is_400(api_client):
@@ -206,7 +220,7 @@ def test_page_out_of_range_is_400(api_client):
 
 def test_ascii_page_numbers_work(api_client):
     users = UserFactory.create_batch(3)
-    response = api_client.get("/api/v1/_test/users", {"page": "2", "page_size": "2"})
+    response = api_client.get("/api/v1/_test/users", {"page": "02", "page_size": "2"})
     assert response.status_code == 200
     assert [row["id"] for row in response.json()["results"]] == [users[2].pk]
 

@@ -3,9 +3,10 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
@@ -114,6 +115,41 @@ class UserListView(ListAPIView):
     queryset = User.objects.order_by("id")
 
 
+class RoleOnly(BasePermission):
+    """A role check (anything beyond AllowAny/IsAuthenticated): the schema must list 403."""
+
+    def has_permission(self, request, view):
+        return False
+
+
+class DeclaredErrorsView(APIView):
+    """Schema fixture: errors inferred from the view plus declared ones, for every method and for one."""
+
+    permission_classes = [IsAuthenticated, RoleOnly]
+    throttle_classes = [OncePerMinute]
+    error_responses = {503: "gateway_unavailable", "post": {409: "insufficient_stock"}}
+
+    @extend_schema(parameters=[OpenApiParameter("q", str)], responses={200: AmountSerializer})
+    def get(self, request, pk):
+        return Response({})
+
+    @extend_schema(request=AmountSerializer, responses={201: AmountSerializer})
+    def post(self, request, pk):
+        return Response({}, status=201)
+
+
+class OpenView(APIView):
+    """Schema fixture: no authentication, no throttles, no input: no error responses at all."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(responses={200: AmountSerializer})
+    def get(self, request):
+        return Response({})
+
+
 def plain_django_boom(request):
     raise RuntimeError("not a DRF view")
 
@@ -131,5 +167,7 @@ urlpatterns = [
     path("api/v1/_test/boom", BoomView.as_view()),
     path("api/v1/_test/request-id", RequestIdView.as_view()),
     path("api/v1/_test/users", UserListView.as_view()),
+    path("api/v1/_test/declared/<int:pk>", DeclaredErrorsView.as_view()),
+    path("api/v1/_test/open", OpenView.as_view()),
     *project_urlpatterns,
 ]

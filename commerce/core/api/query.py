@@ -3,27 +3,20 @@
 ``str.isdigit()`` and ``int()`` accept far more than a client means by a number: ``"²"`` and ``"①"`` are digits to
 ``isdigit`` but ``int`` refuses them (a 500 where code checked one and called the other); ``int`` reads
 ``"٣"`` (Arabic-Indic 3), ``"1_000"`` and ``" 7 "`` without complaint, and so does DRF's ``IntegerField``.
-Every whole number the API reads from a query string goes through :func:`query_int` or
-:class:`QueryIntegerField`, which accept ``[0-9]{1,9}`` and nothing else, so huge values are a 400 too.
+Every whole number the API reads from a query string is matched against :data:`ASCII_DIGITS` first
+(pagination) or read with :class:`QueryIntegerField`, which accepts ``[0-9]{1,9}`` and nothing else, so huge
+values are a 400 too.
 """
 
 import re
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
 
 # Nine digits: far beyond any page or count, and no arithmetic on it can overflow a 64-bit column.
 _ASCII_INT = re.compile(r"[0-9]{1,9}")
+ASCII_DIGITS = re.compile(r"[0-9]+")  # for fullmatch: what "a whole number" means in a query string
 QUERY_INT_MAX = 999_999_999
-
-
-def query_int(raw: str, *, name: str, minimum: int, maximum: int) -> int:
-    """``raw`` as an int in ``[minimum, maximum]``, else a ``ValidationError`` on the parameter ``name``."""
-    message = f"Must be a whole number from {minimum} to {maximum}."
-    if not _ASCII_INT.fullmatch(raw) or not minimum <= int(raw) <= maximum:
-        raise ValidationError({name: [message]})
-    return int(raw)
 
 
 class QueryIntegerField(serializers.IntegerField):

@@ -156,6 +156,8 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             for m in _ROUTE_PARAMETER.finditer(path_regex)
             if "(?P<" not in path_regex  # a re_path() regex documents itself
         }
+        if "pk" in converters:  # spectacular names a pk path parameter "id" (SCHEMA_COERCE_PATH_PK)
+            converters.setdefault("id", converters["pk"])
         for parameter in parameters:
             name, where = parameter["name"], parameter["in"]
             if where == "query" and name in paging:
