@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from .errors import BackupError
 from .manifest import DatabaseState, read_state
@@ -76,7 +77,7 @@ def run_client(program: str, args: list[str], db: dict[str, Any], name: str) -> 
 
 def connect(db: dict[str, Any], name: str, **kwargs: Any) -> psycopg.Connection:
     try:
-        return psycopg.connect(**libpq_params(db, name), **kwargs)
+        return psycopg.connect(make_conninfo("", **libpq_params(db, name)), **kwargs)
     except psycopg.OperationalError as exc:
         raise BackupError(f"cannot connect to database {name!r}: {exc}") from exc
 
@@ -106,10 +107,11 @@ def dump(db: dict[str, Any], path: Path) -> DatabaseState:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.cursor() as cursor:
-            cursor.execute("SELECT pg_export_snapshot()")
-            snapshot = cursor.fetchone()[0]
+            snapshot = cursor.execute("SELECT pg_export_snapshot()").fetchone()
+            if snapshot is None:
+                raise BackupError("PostgreSQL exported no snapshot")
             state = _state(cursor)
-            run_client("pg_dump", ["--format=custom", f"--snapshot={snapshot}", f"--file={path}"], db, name)
+            run_client("pg_dump", ["--format=custom", f"--snapshot={snapshot[0]}", f"--file={path}"], db, name)
         conn.rollback()
     return state
 

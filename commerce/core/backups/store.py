@@ -104,4 +104,5 @@ def read_text(storage: Storage, name: str) -> str:
     if not storage.exists(name):
         raise BackupError(f"{name} is missing from {storage_label(storage)}")
     with storage.open(name, "rb") as handle:
-        return handle.read().decode()
+        data: bytes = handle.read()
+    return data.decode()
