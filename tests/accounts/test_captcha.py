@@ -520,6 +520,14 @@ def test_nothing_is_counted_while_captcha_is_off(api_client, settings):
     }
 
 
+@pytest.mark.django_db
+def test_a_threshold_of_zero_asks_on_every_sign_in(api_client, captcha_on):
+    captcha_on.CAPTCHA_SIGNIN_AFTER_FAILURES = 0
+    UserFactory(email="ann@example.com")
+    assert sign_in(api_client, TEST_PASSWORD).json() == REQUIRED
+    assert sign_in(api_client, TEST_PASSWORD, captcha="token").status_code == 200
+
+
 # --- OpenAPI ------------------------------------------------------------------------------------------------
 
 
