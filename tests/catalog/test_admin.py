@@ -1,9 +1,11 @@
 import csv
 import io
+from decimal import Decimal
 
 import pytest
 
-from commerce.catalog.models import Product, ProductStatus
+from accounts.models import AuditEntry
+from commerce.catalog.models import Product, ProductStatus, ProductVariant
 from tests.catalog.factories import (
     CategoryFactory,
     MerchantFactory,
@@ -260,3 +262,200 @@ def test_admin_pages_render(admin_login, shops):
         "/admin/catalog/savedsearch/",
     ]:
         assert client.get(url).status_code == 200, url
+
+
+# Stock in the admin: read-only figures, changes only through the audited service.
+
+
+def variant_form_data(variant, **overrides):
+    data = {
+        "product": variant.product_id,
+        "sku": variant.sku,
+        "options": "{}",
+        "price": str(variant.price),
+        "compare_at_price": "",
+        "currency": variant.currency,
+    }
+    data.update(overrides)
+    return data
+
+
+def inline_variant_data(index, variant=None, **fields):
+    prefix = f"variants-{index}-"
+    data = {f"{prefix}{name}": value for name, value in fields.items()}
+    if variant is not None:
+        data.update(
+            {
+                f"{prefix}id": variant.pk,
+                f"{prefix}product": variant.product_id,
+                f"{prefix}sku": variant.sku,
+                f"{prefix}options": "{}",
+                f"{prefix}price": str(variant.price),
+                f"{prefix}compare_at_price": "",
+                f"{prefix}currency": variant.currency,
+                **{f"{prefix}{name}": value for name, value in fields.items()},
+            }
+        )
+    return data
+
+
+def stock_of(variant):
+    return ProductVariant.objects.values_list("stock_on_hand", "stock_allocated").get(pk=variant.pk)
+
+
+def test_stock_figures_are_read_only_on_the_variant_and_product_pages(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle")
+    variant = product.variants.get()
+    client = admin_login(catalog_manager_user)
+
+    variant_page = client.get(f"/admin/catalog/productvariant/{variant.pk}/change/").content.decode()
+    assert 'name="stock_allocated"' not in variant_page
+    assert 'name="stock_on_hand"' not in variant_page
+    assert 'name="set_stock_on_hand"' in variant_page
+    product_page = client.get(f"/admin/catalog/product/{product.pk}/change/").content.decode()
+    assert 'name="variants-0-stock_allocated"' not in product_page
+    assert 'name="variants-0-stock_on_hand"' not in product_page
+    assert 'name="variants-0-price"' in product_page
+
+
+def test_posted_stock_figures_are_ignored_and_price_changes_refresh_the_product(
+    admin_login, catalog_manager_user, make_product
+):
+    product = make_product(slug="kettle", stock=5, allocated=2)
+    variant = product.variants.get()
+    client = admin_login(catalog_manager_user)
+
+    response = client.post(
+        f"/admin/catalog/productvariant/{variant.pk}/change/",
+        variant_form_data(variant, price="199.00", stock_allocated="0", stock_on_hand="100"),
+    )
+
+    assert response.status_code == 302
+    assert stock_of(variant) == (5, 2)
+    assert Product.objects.values_list("min_price", flat=True).get(pk=product.pk) == Decimal("199.00")
+    assert AuditEntry.objects.filter(action="stock.adjusted").count() == 0
+
+
+def test_setting_stock_on_hand_in_the_admin_calls_the_audited_service(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle", stock=5, allocated=2)
+    variant = product.variants.get()
+    client = admin_login(catalog_manager_user)
+
+    response = client.post(
+        f"/admin/catalog/productvariant/{variant.pk}/change/",
+        variant_form_data(variant, set_stock_on_hand="9", stock_reason="delivery"),
+    )
+
+    assert response.status_code == 302
+    assert stock_of(variant) == (9, 2)
+    entry = AuditEntry.objects.get(action="stock.adjusted")
+    assert (entry.actor_id, entry.target_id, entry.ip_address) == (
+        catalog_manager_user.pk,
+        str(variant.pk),
+        "127.0.0.1",
+    )
+    assert (entry.before, entry.after) == (
+        {"stock_on_hand": 5, "stock_allocated": 2},
+        {"stock_on_hand": 9, "stock_allocated": 2, "reason": "delivery"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"set_stock_on_hand": "1", "stock_reason": "recount"}, "set_stock_on_hand", "2 units are allocated"),
+        ({"set_stock_on_hand": "9", "stock_reason": ""}, "stock_reason", "Give a reason for the stock change."),
+        ({"set_stock_on_hand": "-1", "stock_reason": "recount"}, "set_stock_on_hand", "greater than or equal to 0"),
+    ],
+    ids=["below-allocated", "no-reason", "negative"],
+)
+def test_bad_stock_changes_are_form_errors(admin_login, catalog_manager_user, make_product, fields, field, message):
+    product = make_product(slug="kettle", stock=5, allocated=2)
+    variant = product.variants.get()
+    client = admin_login(catalog_manager_user)
+
+    response = client.post(f"/admin/catalog/productvariant/{variant.pk}/change/", variant_form_data(variant, **fields))
+
+    assert response.status_code == 200
+    assert message in " ".join(response.context["adminform"].form.errors[field])
+    assert stock_of(variant) == (5, 2)
+    assert AuditEntry.objects.filter(action="stock.adjusted").count() == 0
+
+
+def test_a_new_variant_gets_its_initial_stock_through_the_service(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle", prices=("499.00",), stock=0)
+    client = admin_login(catalog_manager_user)
+    new = ProductVariant(product=product, sku="KETTLE-XL", price=Decimal("299.00"), currency="INR")
+
+    response = client.post("/admin/catalog/productvariant/add/", variant_form_data(new, initial_stock="4"))
+
+    assert response.status_code == 302
+    created = ProductVariant.objects.get(sku="KETTLE-XL")
+    assert stock_of(created) == (4, 0)
+    entry = AuditEntry.objects.get(action="stock.adjusted")
+    assert (entry.actor_id, entry.after) == (
+        catalog_manager_user.pk,
+        {"stock_on_hand": 4, "stock_allocated": 0, "reason": "initial stock"},
+    )
+    assert Product.objects.values_list("min_price", "in_stock").get(pk=product.pk) == (Decimal("299.00"), True)
+
+
+@pytest.mark.parametrize("currency", ["KWD", "BHD"])
+def test_the_admin_refuses_currencies_the_price_column_cannot_hold(admin_login, catalog_manager_user, currency):
+    product = ProductFactory()
+    client = admin_login(catalog_manager_user)
+    new = ProductVariant(product=product, sku="GULF-1", price=Decimal("1.25"), currency=currency)
+
+    response = client.post("/admin/catalog/productvariant/add/", variant_form_data(new, initial_stock="1"))
+
+    assert response.status_code == 200
+    assert "currency" in response.context["adminform"].form.errors
+    assert not ProductVariant.objects.filter(sku="GULF-1").exists()
+
+
+def test_product_inline_saves_variants_through_the_services(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle", prices=("499.00",), stock=5, allocated=1, image=False)
+    existing = product.variants.get()
+    client = admin_login(catalog_manager_user)
+    data = product_form_data(product, **{"variants-TOTAL_FORMS": "2", "variants-INITIAL_FORMS": "1"})
+    data.update(inline_variant_data(0, existing, price="450.00", stock_on_hand="50", stock_allocated="0"))
+    data.update(
+        inline_variant_data(
+            1, sku="KETTLE-MINI", options="{}", price="350.00", compare_at_price="", currency="INR", initial_stock="3"
+        )
+    )
+
+    response = client.post(f"/admin/catalog/product/{product.pk}/change/", data)
+
+    assert response.status_code == 302
+    assert ProductVariant.objects.values_list("price", flat=True).get(pk=existing.pk) == Decimal("450.00")
+    assert stock_of(existing) == (5, 1)
+    assert stock_of(ProductVariant.objects.get(sku="KETTLE-MINI")) == (3, 0)
+    assert list(AuditEntry.objects.filter(action="stock.adjusted").values_list("target_label", flat=True)) == [
+        "KETTLE-MINI"
+    ]
+    assert Product.objects.values_list("min_price", "in_stock").get(pk=product.pk) == (Decimal("350.00"), True)
+
+
+def test_deleting_a_variant_in_the_admin_refreshes_the_product(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle", prices=("100.00", "200.00"))
+    cheap = product.variants.get(price=Decimal("100.00"))
+    client = admin_login(StaffFactory(is_superuser=True))
+
+    response = client.post(f"/admin/catalog/productvariant/{cheap.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert Product.objects.values_list("min_price", flat=True).get(pk=product.pk) == Decimal("200.00")
+
+
+def test_merchant_staff_change_their_variant_price_and_stock_through_the_services(staff_client, shops):
+    variant = ProductVariantFactory(product=shops["my_product"], sku="MINE-2", price=Decimal("80.00"), stock_on_hand=2)
+
+    response = staff_client.post(
+        f"/admin/catalog/productvariant/{variant.pk}/change/",
+        variant_form_data(variant, price="75.00", set_stock_on_hand="6", stock_reason="recount"),
+    )
+
+    assert response.status_code == 302
+    assert ProductVariant.objects.values_list("price", "stock_on_hand").get(pk=variant.pk) == (Decimal("75.00"), 6)
+    assert AuditEntry.objects.get(action="stock.adjusted").after["stock_on_hand"] == 6

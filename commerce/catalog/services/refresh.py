@@ -112,11 +112,15 @@ def _flush(pending: _Pending) -> int:
     if recompute and connection.features.has_select_for_update:
         # Lock first, compute in a later statement: see the module docstring.
         list(Product.objects.select_for_update().filter(pk__in=recompute).order_by("pk").values_list("pk"))
-    rows = list(
-        _with_computed(Product.objects.filter(pk__in=sorted(pending.touched))).values(
-            "pk", "slug", "category_id", "min_price", "currency", "in_stock", "new_min", "new_currency", "new_stock"
+    products = Product.objects.filter(pk__in=sorted(pending.touched))
+    if recompute:
+        rows = list(
+            _with_computed(products).values(
+                "pk", "slug", "category_id", "min_price", "currency", "in_stock", "new_min", "new_currency", "new_stock"
+            )
         )
-    )
+    else:  # only cached details to drop: no aggregate over the variants
+        rows = list(products.values("pk", "slug", "category_id"))
     changed = [row["pk"] for row in rows if row["pk"] in pending.recompute and _differs(row)]
     if changed:
         _with_computed(Product.objects.filter(pk__in=changed)).update(
