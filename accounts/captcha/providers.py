@@ -18,7 +18,7 @@ not the documented JSON, or an error code saying *our* secret is wrong) the veri
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import requests
 
@@ -85,11 +85,11 @@ class SiteverifyVerifier(CaptchaVerifier):
         payload = self._post(form)
         success = payload.get("success")
         if not isinstance(success, bool):
-            return self._unusable("answer without a boolean success")
+            self._unusable("answer without a boolean success")
         codes = payload.get("error-codes") or []
         error_codes = tuple(str(code) for code in codes) if isinstance(codes, list) else ()
         if not success and PROVIDER_SIDE_ERRORS.intersection(error_codes):
-            return self._unusable(f"provider-side error {', '.join(error_codes)}", level=logging.ERROR)
+            self._unusable(f"provider-side error {', '.join(error_codes)}", level=logging.ERROR)
         return self.judge(
             payload,
             CaptchaResult(
@@ -110,12 +110,12 @@ class SiteverifyVerifier(CaptchaVerifier):
             response.raise_for_status()
             payload = response.json()
         except requests.RequestException as exc:  # timeouts, connection errors, HTTP errors and invalid JSON
-            return self._unusable(type(exc).__name__)
+            self._unusable(type(exc).__name__)
         if not isinstance(payload, dict):
-            return self._unusable("answer is not a JSON object")
+            self._unusable("answer is not a JSON object")
         return payload
 
-    def _unusable(self, reason: str, *, level: int = logging.WARNING) -> Any:
+    def _unusable(self, reason: str, *, level: int = logging.WARNING) -> NoReturn:
         logger.log(level, "CAPTCHA verification with %s failed: %s", self.provider, reason)
         raise CaptchaUnavailable()
 
@@ -146,7 +146,7 @@ class RecaptchaVerifier(SiteverifyVerifier):
             return result
         score = payload["score"]
         if isinstance(score, bool) or not isinstance(score, int | float):
-            return self._unusable("score is not a number")
+            self._unusable("score is not a number")
         score = float(score)
         if result.success and score < self.min_score:
             return replace(result, success=False, error_codes=(*result.error_codes, "score-too-low"), score=score)
