@@ -13,9 +13,9 @@ Two kinds of keys:
   ``LISTING_TTL`` seconds at most. A listing shows many products at once, so any product change invalidates them
   all; on a busy day that still leaves most reads between two changes served from one cached copy.
 
-Invalidation is driven by the catalog's signal handlers (``signals.py``) and by services that write with
-``QuerySet.update``. Code in other apps that changes catalog rows with ``update()`` must call
-:func:`product_cache_invalidate` or :func:`catalog_cache_bump` itself.
+Invalidation is driven by the catalog services that write (``services/refresh.py``: now and again on commit);
+there are no model signals. Code in other apps that changes catalog rows with ``update()`` must call
+``services.products_invalidate_cache`` or ``services.catalog_invalidate_all`` itself.
 """
 
 import time
