@@ -25,11 +25,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from rest_framework.exceptions import Throttled
-from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import UserManager
 from accounts.phone import normalize_phone
-from commerce.core.api.throttling import CacheGuardedThrottleMixin
+from commerce.core.api.throttling import GuardedRateThrottle
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PERIOD = re.compile(r"^\s*(\d*)\s*([smhd])[a-z]*\s*$")
@@ -41,7 +40,7 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-class KeyedRateThrottle(CacheGuardedThrottleMixin, SimpleRateThrottle):
+class KeyedRateThrottle(GuardedRateThrottle):
     """A sliding-window throttle keyed by :meth:`ident_for`; also usable directly with :meth:`allow_ident`.
     Fails open when its cache is unreachable unless ``fail_closed`` (then 503)."""
 
@@ -123,6 +122,8 @@ class OtpPhoneThrottle(KeyedRateThrottle):
 
     def ident_for(self, request: Any) -> str | None:
         raw = _data(request).get("phone")
+        if not isinstance(raw, str):
+            return None
         try:
             return _digest(normalize_phone(raw))
         except ValidationError:

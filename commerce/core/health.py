@@ -12,6 +12,7 @@ Higher apps add figures to ``GET health/redis`` (for example the notification de
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -72,11 +73,11 @@ def service_health() -> dict[str, str]:
 
 
 def _broker_url() -> str:
-    url = settings.CELERY_BROKER_URL
-    return url if url.startswith(("redis://", "rediss://", "unix://")) else settings.REDIS_URL
+    url = str(settings.CELERY_BROKER_URL)
+    return url if url.startswith(("redis://", "rediss://", "unix://")) else str(settings.REDIS_URL)
 
 
-def queue_health() -> dict:
+def queue_health() -> dict[str, Any]:
     """Redis reachability and, per Celery queue, the number of messages waiting."""
     if not settings.REDIS_URL:
         return {"status": HEALTHY, "redis": NOT_CONFIGURED}
@@ -97,7 +98,7 @@ def queue_health() -> dict:
         return {"status": UNHEALTHY, "redis": UNHEALTHY}
     finally:
         pool.disconnect()
-    body: dict = {"status": HEALTHY, "redis": HEALTHY, "queues": queues}
+    body: dict[str, Any] = {"status": HEALTHY, "redis": HEALTHY, "queues": queues}
     for name, func in _queue_stats.items():
         body[name] = func()
     return body

@@ -38,7 +38,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis
 from django.conf import settings
@@ -311,7 +311,7 @@ class _IgnoredErrorLog:
     error = _report
 
 
-class DegradingRedisCache(PrometheusRedisCache):
+class DegradingRedisCache(PrometheusRedisCache):  # type: ignore[misc]
     """The default cache: django-redis (with django-prometheus's hit/miss metrics) that treats an unreachable
     Redis as a miss (reads) or a no-op (writes) instead of raising. See the module docstring."""
 
@@ -319,9 +319,19 @@ class DegradingRedisCache(PrometheusRedisCache):
         super().__init__(server, params)
         self._ignore_exceptions = True
         self._log_ignored_exceptions = True
-        self.logger = _IgnoredErrorLog()  # type: ignore[assignment]
+        self.logger = _IgnoredErrorLog()
 
 
 def strict_cache() -> BaseCache:
     """The cache alias that raises when Redis is unreachable (``default`` when no ``strict`` alias is set)."""
     return caches[STRICT_CACHE_ALIAS if STRICT_CACHE_ALIAS in settings.CACHES else "default"]
+
+
+class _StrictCacheProxy:
+    """:func:`strict_cache`, looked up on every use (so settings overrides take effect), usable as an attribute."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(strict_cache(), name)
+
+
+STRICT_CACHE = cast(BaseCache, _StrictCacheProxy())

@@ -27,7 +27,6 @@ from accounts.api.throttles import (
 )
 from accounts.models import SmsDevice
 from commerce.core import redis_guard
-from commerce.core.api import throttling
 from commerce.core.api.throttling import AnonThrottle, UserThrottle
 from commerce.core.redis_guard import RedisUnavailable
 from tests.accounts.helpers import PHONE, client_for
@@ -72,7 +71,7 @@ class BrokenCache:
 @pytest.fixture
 def broken_cache(monkeypatch):
     broken = BrokenCache()
-    monkeypatch.setattr(throttling, "strict_cache", lambda: broken)
+    monkeypatch.setattr(redis_guard, "strict_cache", lambda: broken)
     return broken
 
 
@@ -185,7 +184,7 @@ def test_general_throttles_let_requests_through_when_their_cache_is_down(api_cli
 
 
 def test_user_throttle_fails_open_on_a_timeout_too(monkeypatch):
-    monkeypatch.setattr(throttling, "strict_cache", lambda: BrokenCache(RedisTimeoutError("Timeout reading")))
+    monkeypatch.setattr(redis_guard, "strict_cache", lambda: BrokenCache(RedisTimeoutError("Timeout reading")))
     user = SimpleNamespace(is_authenticated=True, pk=7)
     throttle = UserThrottle()
     throttle.rate, throttle.num_requests, throttle.duration = "1/min", 1, 60
@@ -195,7 +194,7 @@ def test_user_throttle_fails_open_on_a_timeout_too(monkeypatch):
 
 
 def test_a_cache_error_that_is_not_an_outage_is_not_hidden(monkeypatch):
-    monkeypatch.setattr(throttling, "strict_cache", lambda: BrokenCache(KeyError("bug")))
+    monkeypatch.setattr(redis_guard, "strict_cache", lambda: BrokenCache(KeyError("bug")))
     with pytest.raises(KeyError):
         FrozenAnon().allow_request(make_request(), None)
 

@@ -101,8 +101,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DomainError):
         set_rollback()
         retry_after = getattr(exc, "retry_after", None)
-        headers = {"Retry-After": str(retry_after)} if retry_after else None
-        return Response(exc.as_dict(), status=exc.status, headers=headers)
+        return Response(
+            exc.as_dict(), status=exc.status, headers={"Retry-After": str(retry_after)} if retry_after else None
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

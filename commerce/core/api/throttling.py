@@ -25,7 +25,7 @@ from prometheus_client import Counter
 from rest_framework.throttling import SimpleRateThrottle
 
 from commerce.core.client_ip import client_ip
-from commerce.core.redis_guard import RateLimitedLog, RedisUnavailable, is_redis_unavailable, strict_cache
+from commerce.core.redis_guard import STRICT_CACHE, RateLimitedLog, RedisUnavailable, is_redis_unavailable
 
 logger = logging.getLogger(__name__)
 _log = RateLimitedLog(logger)
@@ -54,15 +54,14 @@ def throttle_cache_unavailable(*, scope: str, exc: BaseException, fail_closed: b
     return True
 
 
-class CacheGuardedThrottleMixin:
-    """Client IP from :func:`client_ip`, counts in the ``strict`` cache, and a choice of failing open or closed."""
+class GuardedRateThrottle(SimpleRateThrottle):
+    """Base of the project's throttles: the client IP from :func:`client_ip`, counts in the ``strict`` cache,
+    and a choice (``fail_closed``) of what to do when that cache is unreachable."""
 
-    scope: str
+    cache: BaseCache = STRICT_CACHE
     fail_closed = False
-
-    @property
-    def cache(self) -> BaseCache:  # type: ignore[override]
-        return strict_cache()
+    num_requests: int
+    duration: int
 
     def get_ident(self, request: Any) -> str:
         return client_ip(request)
@@ -72,10 +71,10 @@ class CacheGuardedThrottleMixin:
         when it is not about Redis being unreachable (a bug)."""
         if not is_redis_unavailable(exc):
             raise exc
-        return throttle_cache_unavailable(scope=self.scope, exc=exc, fail_closed=self.fail_closed)
+        return throttle_cache_unavailable(scope=str(self.scope), exc=exc, fail_closed=self.fail_closed)
 
 
-class FixedWindowRateThrottle(CacheGuardedThrottleMixin, SimpleRateThrottle):
+class FixedWindowRateThrottle(GuardedRateThrottle):
     cache_format = "throttle:%(scope)s:%(ident)s:%(window)d"
 
     def ident_for(self, request: Any) -> str | None:
@@ -100,12 +99,12 @@ class FixedWindowRateThrottle(CacheGuardedThrottleMixin, SimpleRateThrottle):
     def _count(self, key: str) -> int:
         cache = self.cache
         try:
-            return cache.incr(key)
+            return int(cache.incr(key))
         except ValueError:  # first request of the window; add() loses only to a parallel first request
-            return 1 if cache.add(key, 1, timeout=self.duration + 1) else cache.incr(key)
+            return 1 if cache.add(key, 1, timeout=self.duration + 1) else int(cache.incr(key))
 
     def wait(self) -> float:
-        return max(1.0, self.window_end - self.now)
+        return max(1.0, float(self.window_end - self.now))
 
 
 class AnonThrottle(FixedWindowRateThrottle):
