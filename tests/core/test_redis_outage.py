@@ -3,9 +3,11 @@ server that accepts connections and never answers.
 
 Each test runs its own ``redis-server`` (on a free port, append-only persistence in a temporary directory) and
 points both cache aliases, ``REDIS_URL`` and so the offer event buffer at it; the shared Redis of the test run
-is never stopped. Needs ``redis-server`` on ``PATH`` (marked ``redis``, like every test that needs Redis).
+is never stopped. Those tests need ``redis-server`` on ``PATH`` and are marked ``redis``, like every test that
+needs Redis. The unit tests of the breaker, the guarded pool and the error mapping at the end need no server.
 """
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -14,18 +16,21 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 from django.core.cache import caches
+from django_redis.exceptions import ConnectionInterrupted
 from django_redis.pool import ConnectionFactory
 from prometheus_client import REGISTRY
 
 from commerce.core import redis_guard
+from commerce.core.api.exceptions import api_exception_handler
 from commerce.offers.models import OfferClick, OfferDailyStats
 from commerce.offers.services import FlushResult, offer_events_flush
 from tests.accounts.helpers import PHONE
 from tests.catalog.factories import CategoryFactory, ProductFactory, ProductVariantFactory
 from tests.offers.factories import DealFactory
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 # Generous bounds: a request that waited on Redis without the guard would take seconds, not tenths.
 FAST = 1.0
@@ -199,6 +204,7 @@ def public_reads(product, offer) -> list[str]:
 # --- Redis stopped ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.redis
 def test_reads_keep_serving_from_the_database_while_redis_is_down(api_client, redis_server, catalog):
     product, offer = catalog
     paths = public_reads(product, offer)
@@ -224,6 +230,7 @@ def test_reads_keep_serving_from_the_database_while_redis_is_down(api_client, re
     assert f'commerce_redis_circuit_opened_total{{address="{address}"}} 1.0' in metrics
 
 
+@pytest.mark.redis
 def test_health_reports_the_cache_down_at_once(api_client, redis_server):
     redis_server.stop()
     response, seconds = timed(lambda: api_client.get("/api/v1/health"))
@@ -233,6 +240,7 @@ def test_health_reports_the_cache_down_at_once(api_client, redis_server):
     assert seconds < FAST
 
 
+@pytest.mark.redis
 def test_otp_request_fails_closed_while_redis_is_down_and_works_again_after(api_client, redis_server, settings):
     settings.REDIS_CIRCUIT_SECONDS = 0.2
     redis_server.stop()
@@ -249,6 +257,7 @@ def test_otp_request_fails_closed_while_redis_is_down_and_works_again_after(api_
     assert response.status_code == 202
 
 
+@pytest.mark.redis
 def test_a_click_and_a_view_while_redis_is_down_are_written_to_the_database(api_client, redis_server, catalog):
     _, offer = catalog
     redis_server.stop()
@@ -261,6 +270,7 @@ def test_a_click_and_a_view_while_redis_is_down_are_written_to_the_database(api_
     assert OfferDailyStats.objects.filter(offer=offer).values_list("views", "clicks").get() == (1, 1)
 
 
+@pytest.mark.redis
 def test_buffered_events_survive_a_redis_restart_and_are_flushed_after_it(api_client, redis_server, catalog):
     _, offer = catalog
     api_client.get(f"/api/v1/offers/{offer.pk}")
@@ -281,6 +291,7 @@ def test_buffered_events_survive_a_redis_restart_and_are_flushed_after_it(api_cl
 # --- Redis hanging ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.redis
 def test_a_hanging_redis_costs_one_timeout_per_circuit_period(api_client, hanging_redis, catalog, settings):
     settings.REDIS_CIRCUIT_SECONDS = 5
     product, offer = catalog
@@ -297,6 +308,7 @@ def test_a_hanging_redis_costs_one_timeout_per_circuit_period(api_client, hangin
     assert len(hanging_redis.accepted) == 1
 
 
+@pytest.mark.redis
 def test_after_the_circuit_period_one_probe_tries_the_hanging_redis_again(api_client, hanging_redis, settings):
     settings.REDIS_CIRCUIT_SECONDS = 1.0
     assert api_client.get("/api/v1/categories").status_code == 200
@@ -307,6 +319,7 @@ def test_after_the_circuit_period_one_probe_tries_the_hanging_redis_again(api_cl
     assert len(hanging_redis.accepted) == 2
 
 
+@pytest.mark.redis
 def test_otp_request_answers_503_quickly_against_a_hanging_redis(api_client, hanging_redis):
     responses = [api_client.post("/api/v1/auth/otp/request", {"phone": PHONE}, format="json") for _ in range(5)]
     assert [r.status_code for r in responses] == [503] * 5
@@ -314,9 +327,113 @@ def test_otp_request_answers_503_quickly_against_a_hanging_redis(api_client, han
     assert len(hanging_redis.accepted) == 1
 
 
+@pytest.mark.redis
 def test_the_default_cache_is_a_miss_and_the_strict_cache_raises(hanging_redis):
     assert caches["default"].get("anything") is None
     assert caches["default"].set("anything", 1) is None
     assert caches["default"].incr("counter") is None
     with pytest.raises(redis_guard.CircuitOpenError):
         caches["strict"].get("anything")
+
+
+# --- units: breaker, guarded pool, degrading cache, error mapping (no server needed) -----------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_breaker_skips_redis_for_the_circuit_period_then_lets_one_probe_through(settings, caplog):
+    settings.REDIS_CIRCUIT_SECONDS = 5
+    clock = FakeClock()
+    breaker = redis_guard.CircuitBreaker("unit:1", clock=clock)
+    assert breaker.allow() is True
+
+    breaker.failure(ConnectionError("refused"))
+    assert [breaker.allow() for _ in range(3)] == [False, False, False]
+    clock.now += 4.9
+    assert breaker.allow() is False
+    clock.now += 0.2
+    assert [breaker.allow() for _ in range(3)] == [True, False, False]  # one probe, the others keep skipping
+
+    breaker.failure(ConnectionError("still refused"))  # the probe failed: another period
+    clock.now += 4.9
+    assert breaker.allow() is False
+    clock.now += 0.2
+    assert breaker.allow() is True
+    breaker.success()
+    assert [breaker.allow() for _ in range(3)] == [True, True, True]
+
+    assert sample("commerce_redis_circuit_opened_total", address="unit:1") == 1.0
+    assert sample("commerce_redis_calls_skipped_total", address="unit:1") == 7.0
+    opened = [r.getMessage() for r in caplog.records if r.name == "commerce.core.redis_guard"]
+    assert opened == ["Redis at unit:1 is unreachable (ConnectionError: refused); not calling it for 5 s"]
+
+
+def test_rate_limited_log_reports_once_per_interval_with_the_count_in_between(caplog):
+    clock = FakeClock()
+    log = redis_guard.RateLimitedLog(logging.getLogger("tests.ratelimited"), interval=60, clock=clock)
+    assert [log.warning("k", "down: %s", n) for n in range(4)] == [True, False, False, False]
+    assert log.warning("other", "other key") is True
+    clock.now += 60
+    assert log.warning("k", "down: %s", "again") is True
+    lines = [r.getMessage() for r in caplog.records if r.name == "tests.ratelimited"]
+    assert lines == ["down: 0", "other key", "down: again (3 more like this since the last report)"]
+
+
+def test_the_guarded_pool_pays_for_a_refused_connection_once(settings):
+    settings.REDIS_CIRCUIT_SECONDS = 5
+    port = free_port()  # nothing listens there
+    client = redis.Redis(connection_pool=redis_guard.GuardedConnectionPool.from_url(f"redis://127.0.0.1:{port}/0"))
+    with pytest.raises(redis.ConnectionError) as first:
+        client.get("key")
+    assert not isinstance(first.value, redis_guard.CircuitOpenError)
+    with pytest.raises(redis_guard.CircuitOpenError):
+        client.get("key")
+    assert redis_guard.breaker_for(f"127.0.0.1:{port}").is_open
+
+
+def test_the_default_cache_degrades_and_counts_while_the_strict_alias_raises(settings):
+    point_caches_at(settings, f"redis://127.0.0.1:{free_port()}/0")
+    before = sample("commerce_cache_errors_ignored_total")
+    assert caches["default"].get_many(["a", "b"]) == {}
+    assert caches["default"].add("a", 1) is None
+    assert caches["default"].delete("a") is None
+    assert sample("commerce_cache_errors_ignored_total") - before == 3
+    with pytest.raises(redis.ConnectionError):
+        caches["strict"].get("a")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        redis.ConnectionError("refused"),
+        redis.TimeoutError("Timeout reading from socket"),
+        redis_guard.CircuitOpenError("skipped"),
+        redis.exceptions.BusyLoadingError("LOADING"),
+        redis.exceptions.ReadOnlyError("READONLY"),
+        redis.exceptions.OutOfMemoryError("OOM"),
+    ],
+)
+def test_redis_outages_reaching_the_api_are_503_never_500(exc):
+    response = api_exception_handler(exc, {"view": None})
+    assert response.status_code == 503
+    assert response.data == {
+        "code": "service_unavailable",
+        "detail": "This service is briefly unavailable. Try again in a few seconds.",
+    }
+    assert response["Retry-After"] == "5"
+
+
+def test_a_redis_error_that_is_a_bug_stays_a_500():
+    wrapped = ConnectionInterrupted(connection=None)
+    wrapped.__cause__ = redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+    assert redis_guard.is_redis_unavailable(wrapped) is False
+    assert api_exception_handler(wrapped, {"view": None}).status_code == 500
+    outage = ConnectionInterrupted(connection=None)
+    outage.__cause__ = redis.ConnectionError("refused")
+    assert api_exception_handler(outage, {"view": None}).status_code == 503
