@@ -360,11 +360,16 @@ def fake_pg_dump(tmp_path, monkeypatch):
     (bin_dir / "pg_dump").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_LOG", str(tmp_path / "log"))
+    for name in [name for name in os.environ if name.startswith("PG")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("PGPASSWORD", "stale-from-the-shell")
+    monkeypatch.setenv("PGSSLROOTCERT", "/etc/ssl/db-ca.pem")
     return tmp_path / "log"
 
 
 def test_pg_clients_get_credentials_from_the_environment_not_the_command_line(fake_pg_dump):
+    """Settings win over the shell's PG* variables; what the settings leave out comes from the shell, as it
+    does for Django's own connection."""
     db = {"HOST": "db.internal", "PORT": 5433, "USER": "shop", "PASSWORD": "s3cret", "OPTIONS": {"sslmode": "require"}}
 
     postgres.run_client("pg_dump", ["--format=custom", "--file=/tmp/x.dump"], db, "shop")
@@ -376,6 +381,7 @@ def test_pg_clients_get_credentials_from_the_environment_not_the_command_line(fa
         "PGPASSWORD=s3cret",
         "PGPORT=5433",
         "PGSSLMODE=require",
+        "PGSSLROOTCERT=/etc/ssl/db-ca.pem",
         "PGUSER=shop",
     ]
 

@@ -60,9 +60,9 @@ def libpq_params(db: dict[str, Any], name: str) -> dict[str, str]:
 
 
 def client_env(db: dict[str, Any], name: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in _LIBPQ_ENV.values()}
-    env.update({_LIBPQ_ENV[key]: value for key, value in libpq_params(db, name).items()})
-    return env
+    """The process environment with the settings' connection parameters on top: what the settings leave
+    out (PGSSLMODE, PGPASSFILE, ...) comes from the environment, exactly as for Django's own connection."""
+    return {**os.environ, **{_LIBPQ_ENV[key]: value for key, value in libpq_params(db, name).items()}}
 
 
 def run_client(program: str, args: list[str], db: dict[str, Any], name: str) -> None:
