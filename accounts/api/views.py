@@ -19,11 +19,13 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.captcha import captcha_check, captcha_client_config, signin_attempt, signin_captcha_check
 from accounts.errors import AuthenticationError, TooManyRequests
+from accounts.models import User
 from accounts.selectors import two_factor_status, user_sessions
 from accounts.services.audit import audit_context
 from accounts.services.profile import phone_verification_confirm, phone_verification_request, user_update_profile
@@ -54,12 +56,20 @@ from commerce.core.errors import Conflict
 from . import serializers as s
 from .throttles import LoginAccountThrottle, LoginIpThrottle, OtpIpThrottle, OtpPhoneThrottle, sms_rate_check
 
-DEFAULT_THROTTLES = list(api_settings.DEFAULT_THROTTLE_CLASSES)
+DEFAULT_THROTTLES: list[type[BaseThrottle]] = list(api_settings.DEFAULT_THROTTLE_CLASSES)  # type: ignore[arg-type]  # classes once loaded
 OTP_SENT_DETAIL = "A code is on its way by SMS. It expires in 5 minutes."
 CAPTCHA_ERRORS = {
     400: OpenApiResponse(description="invalid, captcha_required or captcha_invalid"),
     503: OpenApiResponse(description="service_unavailable: the CAPTCHA provider did not answer"),
 }
+
+
+def signed_in(request: Request) -> User:
+    """The request's user on endpoints behind ``IsAuthenticated`` (typed: never anonymous there)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise exceptions.NotAuthenticated()
+    return user
 
 
 class RetryLater(exceptions.APIException):
@@ -232,14 +242,14 @@ class MeView(AccountsAPIView):
 
     @extend_schema(responses={200: s.UserSerializer}, tags=["me"])
     def get(self, request: Request) -> Response:
-        return Response(s.UserSerializer(request.user).data)
+        return Response(s.UserSerializer(signed_in(request)).data)
 
     @extend_schema(request=s.MeUpdateSerializer, responses={200: s.UserSerializer}, tags=["me"])
     def patch(self, request: Request) -> Response:
         """Change name and email (the email of an account with a password needs ``current_password``)."""
         data = _valid(s.MeUpdateSerializer, request)
         user = user_update_profile(
-            user=request.user,
+            user=signed_in(request),
             full_name=data.get("full_name"),
             email=data.get("email"),
             current_password=data.get("current_password"),
@@ -255,7 +265,7 @@ class MePhoneView(AccountsAPIView):
     def post(self, request: Request) -> Response:
         """Send a code to a phone number to verify it as yours."""
         data = _valid(s.OtpRequestSerializer, request)
-        phone_verification_request(user=request.user, phone=data["phone"])
+        phone_verification_request(user=signed_in(request), phone=data["phone"])
         return Response({"detail": OTP_SENT_DETAIL}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -268,7 +278,7 @@ class MePhoneVerifyView(AccountsAPIView):
     def post(self, request: Request) -> Response:
         """Give back the code: the phone becomes your verified phone."""
         data = _valid(s.PhoneVerifySerializer, request)
-        user = phone_verification_confirm(user=request.user, phone=data["phone"], code=data["code"])
+        user = phone_verification_confirm(user=signed_in(request), phone=data["phone"], code=data["code"])
         return Response(s.UserSerializer(user).data)
 
 
@@ -277,7 +287,7 @@ class TwoFactorStatusView(AccountsAPIView):
 
     @extend_schema(responses={200: s.TwoFactorStatusSerializer}, tags=["2fa"])
     def get(self, request: Request) -> Response:
-        return Response(s.TwoFactorStatusSerializer(two_factor_status(user=request.user)).data)
+        return Response(s.TwoFactorStatusSerializer(two_factor_status(user=signed_in(request))).data)
 
 
 class TotpView(AccountsAPIView):
@@ -290,7 +300,7 @@ class TotpView(AccountsAPIView):
     @extend_schema(request=None, responses={201: s.TotpSetupSerializer}, tags=["2fa"])
     def post(self, request: Request) -> Response:
         """Start TOTP setup: a secret, its otpauth:// URI and a QR code (SVG data URI). Not active until confirmed."""
-        setup = totp_setup_start(user=request.user)
+        setup = totp_setup_start(user=signed_in(request))
         body = {"secret": setup.secret, "provisioning_uri": setup.provisioning_uri, "qr_code": setup.qr_code}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -298,7 +308,7 @@ class TotpView(AccountsAPIView):
     def delete(self, request: Request) -> Response:
         """Turn TOTP off; needs a current code (``otp``)."""
         data = _valid(s.OtpSerializer, request)
-        two_factor_remove(user=request.user, method=TOTP, otp=data.get("otp"))
+        two_factor_remove(user=signed_in(request), method=TOTP, otp=data.get("otp"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -310,7 +320,7 @@ class TotpConfirmView(AccountsAPIView):
     def post(self, request: Request) -> Response:
         """Confirm TOTP with a code from the app; returns the one-time backup codes."""
         data = _valid(s.CodeSerializer, request)
-        activation = totp_setup_confirm(user=request.user, code=data["code"])
+        activation = totp_setup_confirm(user=signed_in(request), code=data["code"])
         return Response({"backup_codes": activation.backup_codes})
 
 
@@ -324,14 +334,14 @@ class SmsFactorView(AccountsAPIView):
     @extend_schema(request=None, responses={201: s.BackupCodesSerializer}, tags=["2fa"])
     def post(self, request: Request) -> Response:
         """Use your verified phone as second factor; returns the one-time backup codes."""
-        activation = sms_device_enroll(user=request.user)
+        activation = sms_device_enroll(user=signed_in(request))
         return Response({"backup_codes": activation.backup_codes}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.OtpSerializer, responses={204: None}, tags=["2fa"])
     def delete(self, request: Request) -> Response:
         """Turn SMS second factor off; needs a current code (``otp``)."""
         data = _valid(s.OtpSerializer, request)
-        two_factor_remove(user=request.user, method=SMS, otp=data.get("otp"))
+        two_factor_remove(user=signed_in(request), method=SMS, otp=data.get("otp"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -342,11 +352,11 @@ class SmsChallengeView(AccountsAPIView):
     @extend_schema(request=None, responses={202: s.OtpRequestedSerializer}, tags=["2fa"])
     def post(self, request: Request) -> Response:
         """Send a code to your SMS second factor, to use as ``otp`` (for example to turn it off)."""
-        device = sms_device_for(request.user)
+        device = sms_device_for(signed_in(request))
         if device is None:
             raise Conflict("SMS codes are not set up.", code="two_factor_not_enabled")
         sms_rate_check(request)(device.phone)
-        two_factor_sms_challenge(user=request.user)
+        two_factor_sms_challenge(user=signed_in(request))
         return Response({"detail": OTP_SENT_DETAIL}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -358,7 +368,7 @@ class BackupCodesView(AccountsAPIView):
     def post(self, request: Request) -> Response:
         """Replace your backup codes; needs a current code (``otp``)."""
         data = _valid(s.OtpSerializer, request)
-        return Response({"backup_codes": backup_codes_regenerate(user=request.user, otp=data.get("otp"))})
+        return Response({"backup_codes": backup_codes_regenerate(user=signed_in(request), otp=data.get("otp"))})
 
 
 class SessionListView(AccountsAPIView, ListAPIView):
@@ -370,7 +380,7 @@ class SessionListView(AccountsAPIView, ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return OutstandingToken.objects.none()
-        return user_sessions(user=self.request.user)
+        return user_sessions(user=signed_in(self.request))
 
     @extend_schema(tags=["me"])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -383,7 +393,7 @@ class SessionDetailView(AccountsAPIView):
     @extend_schema(request=None, responses={204: None}, tags=["me"])
     def delete(self, request: Request, session_id: int) -> Response:
         """Sign that device out (revoke its refresh token). Another user's session is a 404."""
-        session_revoke(user=request.user, session_id=session_id)
+        session_revoke(user=signed_in(request), session_id=session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -63,7 +63,7 @@ def token_pair_issue(*, user: User, login: bool = True) -> TokenPair:
     """A new access/refresh pair for ``user``; ``login`` (not a refresh) also updates ``last_login``."""
     refresh = RefreshToken.for_user(user)
     if login and jwt_settings.UPDATE_LAST_LOGIN:
-        update_last_login(None, user)
+        update_last_login(User, user)
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
 
 
@@ -176,7 +176,7 @@ def session_revoke(*, user: User, session_id: int) -> None:
 
 def _refresh_token(raw: str) -> RefreshToken:
     try:
-        return RefreshToken(raw)
+        return RefreshToken(raw)  # type: ignore[arg-type]  # simplejwt accepts the encoded token string
     except TokenError as exc:
         raise AuthenticationError(
             str(exc.args[0]) if exc.args else "Token is invalid.", code="token_not_valid"
@@ -215,7 +215,7 @@ def _phone_login_finish(*, phone: str, check: OtpCheck, request: Any) -> PhoneLo
             raise AuthenticationError(OtpCheck(ok=False, reason="invalid").message, code="otp_invalid")
         user = User.objects.select_for_update().filter(phone=phone).first()
         created = user is None
-        if created:
+        if user is None:
             user = User(phone=phone, phone_verified=True, date_joined=timezone.now())
             user.set_unusable_password()
             user.full_clean(exclude=["password"])
