@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import kombu.exceptions
 import pytest
 import redis
 from django.core.cache import caches
@@ -417,6 +418,7 @@ def test_the_default_cache_degrades_and_counts_while_the_strict_alias_raises(set
         redis.exceptions.BusyLoadingError("LOADING"),
         redis.exceptions.ReadOnlyError("READONLY"),
         redis.exceptions.OutOfMemoryError("OOM"),
+        kombu.exceptions.OperationalError("Error 111 connecting to redis:6379"),  # the Celery broker
     ],
 )
 def test_redis_outages_reaching_the_api_are_503_never_500(exc):

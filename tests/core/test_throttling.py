@@ -29,8 +29,9 @@ from accounts.models import SmsDevice
 from commerce.core import redis_guard
 from commerce.core.api.throttling import AnonThrottle, UserThrottle
 from commerce.core.redis_guard import RedisUnavailable
+from commerce.notifications import sms
 from tests.accounts.helpers import PHONE, client_for
-from tests.factories import UserFactory
+from tests.factories import TEST_PASSWORD, UserFactory
 
 # 30 s into a minute: a one-minute window has 30 s left.
 NOW = datetime(2026, 3, 14, 12, 0, 30, tzinfo=UTC)
@@ -238,6 +239,22 @@ def test_sms_second_factor_challenge_fails_closed(broken_cache, django_capture_o
     check = sms_rate_check(make_request())
     with pytest.raises(RedisUnavailable):
         check(PHONE)
+
+
+@pytest.mark.django_db
+def test_admin_sign_in_sends_no_sms_code_while_the_throttle_cache_is_down(client, broken_cache):
+    user = UserFactory(email="sms.staff@example.com", is_staff=True, phone=PHONE, phone_verified=True)
+    SmsDevice.objects.create(user=user, name="SMS", phone=PHONE, confirmed=True)
+    response = client.post(
+        "/admin/login/",
+        {"username": "sms.staff@example.com", "password": TEST_PASSWORD, "otp_token": "", "next": "/admin/"},
+    )
+    assert response.status_code == 200
+    assert (
+        "SMS codes cannot be sent right now. Try again in a minute, or use a backup code." in response.content.decode()
+    )
+    assert sms.outbox == []
+    assert "_auth_user_id" not in client.session
 
 
 def test_throttle_outage_logging_is_rate_limited_per_scope(broken_cache, caplog):

@@ -3,7 +3,7 @@
 Every error body is ``{"code": str, "detail": str}`` plus ``"fields": {name: [messages]}`` for validation
 errors. This handler covers DRF's exceptions, Django's ``Http404``/``PermissionDenied``/``RequestDataTooBig``/
 ``ValidationError`` (a model's ``full_clean`` inside a service: 400 with ``fields``, never a 500),
-the project's :class:`~commerce.core.errors.DomainError`, Redis being unreachable (503
+the project's :class:`~commerce.core.errors.DomainError`, Redis (cache or Celery broker) being unreachable (503
 ``service_unavailable`` with ``Retry-After``: a last guard for code that needs Redis and let the error through,
 see :mod:`commerce.core.redis_guard`) and, last, anything unexpected (500, ``code: "server_error"``, logged
 with the request id and reported to Sentry; nothing internal in the body).
@@ -16,6 +16,7 @@ import sentry_sdk
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from kombu.exceptions import OperationalError as BrokerUnavailable
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -95,7 +96,7 @@ def _from_django_validation(exc: DjangoValidationError) -> exceptions.Validation
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DjangoValidationError):
         exc = _from_django_validation(exc)
-    if is_redis_unavailable(exc):
+    if is_redis_unavailable(exc) or isinstance(exc, BrokerUnavailable):
         _dependency_log.warning("redis", "Redis unavailable in %s: %s", type(context.get("view")).__name__, exc)
         exc = RedisUnavailable()
     if isinstance(exc, DomainError):
