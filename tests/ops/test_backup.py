@@ -234,6 +234,25 @@ def test_a_failed_backup_stores_nothing_and_deletes_nothing(source, storage, tmp
     assert not gone.exists()
 
 
+class ManifestRefusingStorage(InMemoryStorage):
+    def _save(self, name, content):
+        if name.endswith(".json"):
+            raise OSError("bucket quota exceeded")
+        return super()._save(name, content)
+
+
+def test_a_backup_that_cannot_be_stored_completely_leaves_nothing_behind(source):
+    storage = ManifestRefusingStorage()
+
+    with frozen(T0), pytest.raises(BackupError) as error:
+        backup_create(db=source, storage=storage)
+
+    assert str(error.value) == (
+        "could not store shop-20260301T021500Z.sqlite3 in ManifestRefusingStorage: bucket quota exceeded"
+    )
+    assert storage.listdir("") == ([], [])
+
+
 # --- verification ---------------------------------------------------------------------------------------------
 
 

@@ -104,12 +104,15 @@ def backup_create(
             sha256=sha256,
             state=state,
         )
+        stored: list[str] = []
         try:
             upload(storage, name, path)
+            stored.append(name)
             upload_text(storage, backup.checksum_name, checksum_line(sha256, name), Path(scratch))
+            stored.append(backup.checksum_name)
             upload_text(storage, backup.manifest_name, manifest.to_json(), Path(scratch))
         except Exception as exc:
-            _delete_quietly(storage, backup.names)
+            _delete_quietly(storage, stored)
             if isinstance(exc, BackupError):
                 raise
             raise BackupError(f"could not store {name} in {storage_label(storage)}: {exc}") from exc
@@ -125,7 +128,7 @@ def _check_retention(keep: int, max_age_days: int) -> None:
         raise BackupError(f"--keep and --max-age-days must be 0 (off) or more, got {keep} and {max_age_days}")
 
 
-def _delete_quietly(storage: Storage, names: tuple[str, ...]) -> None:
+def _delete_quietly(storage: Storage, names: list[str]) -> None:
     for name in names:
         try:
             if storage.exists(name):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.files import File
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from .errors import BackupError
 
@@ -30,8 +30,8 @@ def storage_label(storage: Storage) -> str:
     """Where a storage writes, for messages: a directory, or ``s3://bucket/prefix``."""
     if bucket := getattr(storage, "bucket_name", None):
         return f"s3://{bucket}/{getattr(storage, 'location', '')}".rstrip("/")
-    if location := getattr(storage, "location", None):
-        return str(location)
+    if isinstance(storage, FileSystemStorage):
+        return str(storage.location)
     return type(storage).__name__
 
 
