@@ -4,8 +4,12 @@
 schema documents exactly those limits.
 """
 
+from typing import Any
+
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from .query import ASCII_DIGITS, QUERY_INT_MAX
 
@@ -17,7 +21,7 @@ class StandardPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
-    def get_page_size(self, request):
+    def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
@@ -27,7 +31,7 @@ class StandardPagination(PageNumberPagination):
             raise ValidationError({self.page_size_query_param: [f"Must be between 1 and {self.max_page_size}."]})
         return int(raw)
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset: Any, request: Request, view: APIView | None = None) -> list[Any] | None:
         raw = request.query_params.get(self.page_query_param, "1")
         if not ASCII_DIGITS.fullmatch(raw) or not raw.lstrip("0"):
             raise ValidationError({self.page_query_param: ["Must be a positive whole number."]})
@@ -39,7 +43,7 @@ class StandardPagination(PageNumberPagination):
         except NotFound as exc:  # DRF's answer to an InvalidPage
             raise ValidationError({self.page_query_param: ["This page is out of range."]}) from exc
 
-    def get_schema_operation_parameters(self, view):
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
         """The documented limits are the enforced ones, so a contract test can hold the server to them."""
         parameters = super().get_schema_operation_parameters(view)
         limits = {

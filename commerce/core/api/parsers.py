@@ -18,7 +18,8 @@ earlier, from ``Content-Length``, by ``ApiBodyLimitMiddleware``).
 import json
 import math
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any
 
 from django.conf import settings
 from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType
@@ -97,12 +98,15 @@ def _has_lone_surrogate(data: Any) -> bool:
 class SafeJSONParser(JSONParser):
     """``application/json`` only, UTF-8 only; see the module docstring for what it refuses and why."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         parser_context = parser_context or {}
         encoding = str(parser_context.get("encoding") or settings.DEFAULT_CHARSET)
         if encoding.lower() not in _UTF8_NAMES:
             raise UnsupportedMediaType(
-                media_type, detail=f"Request bodies must be UTF-8 JSON; charset {encoding[:40]!r} is not supported."
+                media_type or self.media_type,
+                detail=f"Request bodies must be UTF-8 JSON; charset {encoding[:40]!r} is not supported.",
             )
         limit = settings.API_MAX_BODY_BYTES
         raw = stream.read(limit + 1)

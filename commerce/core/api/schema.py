@@ -35,7 +35,7 @@ from typing import Any
 
 from django.urls.converters import get_converters
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
 from .pagination import StandardPagination
@@ -88,7 +88,9 @@ def declared_error_responses(view: Any, method: str) -> dict[int, str]:
 class ErrorDocumentingAutoSchema(AutoSchema):
     """See the module docstring."""
 
-    def get_operation(self, path, path_regex, path_prefix, method, registry):
+    def get_operation(
+        self, path: str, path_regex: str, path_prefix: str, method: str, registry: ComponentRegistry
+    ) -> dict[str, Any] | None:
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
@@ -124,7 +126,7 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         return out
 
     def _error_component_ref(self) -> dict[str, str]:
-        component = ResolvedComponent(
+        component = ResolvedComponent(  # type: ignore[no-untyped-call]
             name=ERROR_COMPONENT, type=ResolvedComponent.SCHEMA, object=ERROR_COMPONENT, schema=ERROR_SCHEMA
         )
         self.registry.register_on_missing(component)
@@ -179,4 +181,5 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         pagination_class = getattr(self.view, "pagination_class", None)
         if not (isinstance(pagination_class, type) and issubclass(pagination_class, StandardPagination)):
             return {}
-        return {p["name"]: p for p in pagination_class().get_schema_operation_parameters(self.view)}
+        paginator = pagination_class()
+        return {p["name"]: p for p in paginator.get_schema_operation_parameters(self.view)}
