@@ -10,7 +10,10 @@ so all databases of one server share it) for ``REDIS_CIRCUIT_SECONDS`` (5 s): me
 once with :class:`CircuitOpenError` (a ``redis.ConnectionError``) without touching the network. When the time
 is up, one call goes through as a probe; if it succeeds the breaker closes, if not it opens again. So a Redis
 that hangs costs each process at most one timeout per ``REDIS_CIRCUIT_SECONDS``, instead of one per call. The
-breaker lives in the process (each gunicorn worker and Celery worker finds out on its own).
+breaker lives in the process (each gunicorn worker and Celery worker finds out on its own). The timeout applies
+to every call through these pools, so none may legitimately take longer (no ``KEYS``, no blocking pops); the
+offer buffer flush reads ten seconds of events at a time, far below it. Celery's own broker connections do not
+use these pools.
 
 **Two cache aliases on the same Redis.** ``default`` is a :class:`DegradingRedisCache`: django-redis with
 ``IGNORE_EXCEPTIONS`` on, so when Redis is unreachable ``get``/``get_many`` are misses and ``set``, ``add``,
@@ -269,6 +272,20 @@ class _GuardedConnection:
         return response
 
 
+_guarded_classes: dict[tuple[type, str], type] = {}
+
+
+def _guarded_class(connection_class: type, breaker: CircuitBreaker) -> type:
+    """``connection_class`` reporting to ``breaker``; one class per (class, server), however many pools."""
+    key = (connection_class, breaker.address)
+    with _breakers_lock:
+        guarded = _guarded_classes.get(key)
+        if guarded is None:
+            name = f"Guarded{connection_class.__name__}"
+            guarded = _guarded_classes[key] = type(name, (_GuardedConnection, connection_class), {"breaker": breaker})
+        return guarded
+
+
 def _address(kwargs: dict[str, Any]) -> str:
     if kwargs.get("path"):
         return str(kwargs["path"])
@@ -281,12 +298,7 @@ class GuardedConnectionPool(redis.ConnectionPool):
 
     def __init__(self, connection_class: type = redis.Connection, **kwargs: Any) -> None:
         self.breaker = breaker_for(_address(kwargs))
-        guarded = type(
-            f"Guarded{connection_class.__name__}",
-            (_GuardedConnection, connection_class),
-            {"breaker": self.breaker},
-        )
-        super().__init__(connection_class=guarded, **kwargs)
+        super().__init__(connection_class=_guarded_class(connection_class, self.breaker), **kwargs)
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         if not self.breaker.allow():
