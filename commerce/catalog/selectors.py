@@ -11,7 +11,10 @@
 
 Text search on PostgreSQL uses the stored, weighted ``search_vector`` (GIN) ranked with ``SearchRank``, plus
 trigram word similarity on the title for typos; on other databases it falls back to a case-insensitive
-substring search over title, brand, category name and description, every word having to match somewhere.
+substring search over title, brand, category name and description, every word having to match somewhere, made
+typo tolerant by ``spelling``: a word found in no title, brand or category name also matches through its closest
+catalog word ("headphnes" finds headphones). ``search_did_you_mean(q=...)`` offers a corrected query for a
+search that found nothing (pg_trgm similarity on PostgreSQL, rapidfuzz elsewhere, over the same vocabulary).
 """
 
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from django.db.models.functions import Cast
 
 from commerce.core.errors import InvalidInput, NotFoundError
 
+from . import spelling
 from .cache import MERCHANTS_TTL, TREE_TTL, cached
 from .models import Category, Merchant, MerchantStatus, Product, ProductImage, ProductStatus, ProductVariant
 
@@ -33,6 +37,11 @@ SEARCH_CONFIG = "english"
 TRIGRAM_THRESHOLD = 0.5
 MAX_QUERY_LENGTH = 200
 MAX_SEARCH_TERMS = 10
+# The search vocabulary lives per catalog generation (a category or merchant change renews it) and at most this
+# long, so words of new or renamed products join it within minutes. Not per listing generation: that one moves
+# with every stock change, and rebuilding the vocabulary (a pass over every public product) that often would
+# cost more than it saves.
+VOCABULARY_TTL = 10 * 60
 
 ORDER_RELEVANCE = "relevance"
 ORDER_PRICE = "price"
@@ -187,6 +196,45 @@ def normalize_query(q: str) -> str:
     return " ".join((q or "").split())
 
 
+def _build_search_vocabulary() -> spelling.Vocabulary:
+    rows = public_products().values_list("title", "brand", "category__name")
+    return spelling.Vocabulary.from_texts(text for row in rows.iterator() for text in row)
+
+
+def search_vocabulary() -> spelling.Vocabulary:
+    """The words of public product titles, brands and category names (one query, cached; see VOCABULARY_TTL)."""
+    return cached("search-vocabulary", _build_search_vocabulary, timeout=VOCABULARY_TTL)
+
+
+def _term_match(term: str) -> Q:
+    return (
+        Q(title__icontains=term)
+        | Q(brand__icontains=term)
+        | Q(category__name__icontains=term)
+        | Q(description__icontains=term)
+    )
+
+
+def search_did_you_mean(*, q: str) -> str | None:
+    """A corrected query to offer when a search for ``q`` found nothing, or None.
+
+    Each word that no catalog word contains is replaced by its closest catalog word: pg_trgm ``similarity`` on
+    PostgreSQL, rapidfuzz elsewhere (with a looser cut-off than the corrections already searched, and None when
+    it would only repeat them). Costs a query only for a word worth correcting (two with a cold vocabulary).
+    """
+    terms = normalize_query(q).split()[:MAX_SEARCH_TERMS]
+    if not terms or not spelling.unknown_terms(terms, vocabulary := search_vocabulary()):
+        return None
+    if is_postgres():
+        fixes, searched = spelling.pg_corrections(terms, vocabulary), {}
+    else:
+        fixes = spelling.corrections(terms, vocabulary, score_cutoff=spelling.SUGGEST_SCORE)
+        searched = spelling.corrections(terms, vocabulary, score_cutoff=spelling.AUTO_CORRECT_SCORE)
+    if not fixes or fixes.items() <= searched.items():
+        return None
+    return spelling.corrected_query(terms, fixes)
+
+
 def _text_search(queryset: QuerySet[Product], q: str, *, rank: bool) -> QuerySet[Product]:
     if is_postgres():
         query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
@@ -196,18 +244,25 @@ def _text_search(queryset: QuerySet[Product], q: str, *, rank: bool) -> QuerySet
         if rank:
             queryset = queryset.annotate(rank=SearchRank(F("search_vector"), query))
         return queryset
-    for term in q.split()[:MAX_SEARCH_TERMS]:
-        queryset = queryset.filter(
-            Q(title__icontains=term)
-            | Q(brand__icontains=term)
-            | Q(category__name__icontains=term)
-            | Q(description__icontains=term)
-        )
+    terms = q.split()[:MAX_SEARCH_TERMS]
+    # A word that no title, brand or category name contains may be a typo: it matches through its closest
+    # catalog word too. The word itself still counts, so a word found only in descriptions keeps its results.
+    fixes = spelling.corrections(terms, search_vocabulary(), score_cutoff=spelling.AUTO_CORRECT_SCORE)
+    for term in terms:
+        match = _term_match(term)
+        if term.casefold() in fixes:
+            match |= _term_match(fixes[term.casefold()])
+        queryset = queryset.filter(match)
     if rank:
+        phrases = [q, spelling.corrected_query(terms, fixes)] if fixes else [q]
+        in_title, in_brand_or_category = Q(), Q()
+        for phrase in phrases:
+            in_title |= Q(title__icontains=phrase)
+            in_brand_or_category |= Q(brand__icontains=phrase) | Q(category__name__icontains=phrase)
         queryset = queryset.annotate(
             rank=Case(
-                When(title__icontains=q, then=Value(3)),
-                When(Q(brand__icontains=q) | Q(category__name__icontains=q), then=Value(2)),
+                When(in_title, then=Value(3)),
+                When(in_brand_or_category, then=Value(2)),
                 default=Value(1),
                 output_field=IntegerField(),
             )

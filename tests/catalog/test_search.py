@@ -1,9 +1,12 @@
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from commerce.catalog import selectors, services
+from commerce.catalog import selectors, services, spelling
 from commerce.catalog.cache import listing_cache_bump
 from commerce.catalog.models import ProductStatus
 from tests.catalog.factories import CategoryFactory, MerchantFactory
@@ -220,6 +223,126 @@ def test_autocomplete_returns_products_categories_and_merchants(api_client, make
     assert body["merchants"] == [{"slug": "head-start", "name": "Head Start Audio"}]
 
 
+# --- Typo tolerance and did_you_mean in the embedded default (rapidfuzz) --------------------------------------
+
+
+@pytest.fixture
+def embedded_search(monkeypatch):
+    """The non-PostgreSQL search path (what SQLite uses), forced on whatever database runs the suite."""
+    monkeypatch.setattr(selectors, "is_postgres", lambda: False)
+
+
+@pytest.fixture
+def audio_shop(make_product):
+    audio = CategoryFactory(name="Audio", slug="audio")
+    kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
+    acme = MerchantFactory(name="Acme", slug="acme")
+    make_product(
+        slug="hp", title="Studio Headphones", brand="Sonora", category=audio, merchant=acme, description="Closed."
+    )
+    make_product(slug="dj", title="DJ Kit", category=audio, merchant=acme, description="With headphones and a mixer.")
+    make_product(slug="kettle", title="Electric Kettle", brand="Brewmaster", category=kitchen, merchant=acme)
+    make_product(slug="draft", title="Draft Headphones", merchant=acme, category=audio, status=ProductStatus.DRAFT)
+
+
+def test_typo_finds_headphones_in_the_embedded_default(api_client, embedded_search, audio_shop):
+    body = api_client.get(SEARCH_URL, {"q": "headphnes"}).json()
+
+    # The title match through the corrected word ranks above the description match.
+    assert slugs_of(body) == ["hp", "dj"]
+    assert body["count"] == 2
+    assert body["did_you_mean"] is None
+    assert body["facets"]["in_stock"] == {"true": 2, "false": 0}
+
+
+def test_typos_in_brands_category_names_and_several_words(api_client, embedded_search, audio_shop):
+    assert slugs(api_client.get(SEARCH_URL, {"q": "sonra"})) == ["hp"]  # brand Sonora
+    assert slugs(api_client.get(SEARCH_URL, {"q": "kitchn"})) == ["kettle"]  # category Kitchen
+    assert slugs(api_client.get(SEARCH_URL, {"q": "electrik kettel"})) == ["kettle"]
+    assert slugs(api_client.get(SEARCH_URL, {"q": "STUDIO HEADPHNOES"})) == ["hp"]
+    assert slugs(api_client.get("/api/v1/products", {"q": "headphnes", "ordering": "newest"})) == ["dj", "hp"]
+
+
+def test_correction_never_drops_what_the_typed_word_finds(api_client, embedded_search, audio_shop):
+    # "mixer" is only in a description: not in the vocabulary, but the word itself still matches.
+    assert slugs(api_client.get(SEARCH_URL, {"q": "mixer"})) == ["dj"]
+    # Words under four letters are never corrected: "hed" is not taken for "headphones".
+    assert slugs(api_client.get(SEARCH_URL, {"q": "hed"})) == []
+    assert api_client.get(SEARCH_URL, {"q": "hed"}).json()["did_you_mean"] is None
+
+
+def test_no_hit_query_answers_did_you_mean(api_client, embedded_search, audio_shop):
+    # Too far for an automatic correction (rapidfuzz ratio 77.8), close enough to suggest.
+    body = api_client.get(SEARCH_URL, {"q": "hedfones"}).json()
+    assert body["count"] == 0
+    assert body["results"] == []
+    assert body["did_you_mean"] == "headphones"
+
+    assert api_client.get(SEARCH_URL, {"q": "studio hedfones"}).json()["did_you_mean"] == "studio headphones"
+    assert slugs(api_client.get(SEARCH_URL, {"q": "studio headphones"})) == ["hp"]
+
+
+def test_did_you_mean_is_null_when_nothing_is_close_or_already_searched(api_client, embedded_search, audio_shop):
+    assert api_client.get(SEARCH_URL, {"q": "zzyzx"}).json()["did_you_mean"] is None
+    # "headphnes" was already searched as "headphones": none in the kitchen, so nothing better to suggest.
+    body = api_client.get(SEARCH_URL, {"q": "headphnes", "category": "kitchen"}).json()
+    assert body["count"] == 0
+    assert body["did_you_mean"] is None
+    # A hit never carries a suggestion.
+    assert api_client.get(SEARCH_URL, {"q": "kettle"}).json()["did_you_mean"] is None
+    assert api_client.get(SEARCH_URL).json()["did_you_mean"] is None
+
+
+def test_vocabulary_follows_the_catalog_within_its_ttl(api_client, embedded_search, make_product, settings):
+    # Time travel cannot move a Redis server's clock: expire entries in process memory for this test.
+    settings.CACHES = {
+        alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "vocabulary-ttl"}
+        for alias in settings.CACHES
+    }
+    kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
+    merchant = MerchantFactory(slug="brew")
+    with time_machine.travel(datetime(2026, 3, 2, 10, 0, tzinfo=UTC), tick=False) as traveller:
+        make_product(slug="kettle", title="Electric Kettle", category=kitchen, merchant=merchant)
+        assert slugs(api_client.get(SEARCH_URL, {"q": "kettel"})) == ["kettle"]
+        make_product(slug="teapot", title="Porcelain Teapot", category=kitchen, merchant=merchant)
+        # The new title is searchable at once; its words join the typo vocabulary within VOCABULARY_TTL.
+        assert slugs(api_client.get(SEARCH_URL, {"q": "teapot"})) == ["teapot"]
+        assert slugs(api_client.get(SEARCH_URL, {"q": "teapto"})) == []
+        traveller.shift(selectors.VOCABULARY_TTL + 1)
+        assert slugs(api_client.get(SEARCH_URL, {"q": "teapto"})) == ["teapot"]
+
+
+def test_category_rename_renews_the_vocabulary_at_once(api_client, embedded_search, make_product):
+    kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
+    make_product(slug="kettle", title="Electric Kettle", category=kitchen)
+    assert slugs(api_client.get(SEARCH_URL, {"q": "cokware"})) == []
+    kitchen.name = "Cookware"
+    services.category_save(category=kitchen)
+    assert slugs(api_client.get(SEARCH_URL, {"q": "cokware"})) == ["kettle"]
+
+
+def test_vocabulary_holds_public_titles_brands_and_category_names(embedded_search, audio_shop):
+    # Not "draft" (a draft product), not "dj" (two letters), no description words.
+    expected = {"studio", "headphones", "sonora", "audio", "kit", "acme", "electric", "kettle", "brewmaster", "kitchen"}
+    assert selectors.search_vocabulary().words == tuple(sorted(expected))
+
+
+def test_typo_search_query_budget(api_client, embedded_search, audio_shop):
+    cache.clear()
+    cold, body = _search_queries(api_client, {"q": "headphnes"})
+    assert body["count"] == 2
+    # Cold caches add the vocabulary and the category and merchant indexes to facets, page and images: the
+    # search budget of 6 holds with typo tolerance.
+    assert cold <= 6
+    listing_cache_bump()
+    warm, _ = _search_queries(api_client, {"q": "headphnes"})
+    assert warm == 3  # the vocabulary stays cached across listing changes: facets, page, images
+    listing_cache_bump()
+    no_hit, body = _search_queries(api_client, {"q": "hedfones"})
+    assert body["did_you_mean"] == "headphones"
+    assert no_hit == 1  # facets only: no page to fetch, and the suggestion comes from the cached vocabulary
+
+
 def test_autocomplete_requires_a_short_q(api_client):
     assert list(api_client.get("/api/v1/search/autocomplete").json()["fields"]) == ["q"]
     assert api_client.get("/api/v1/search/autocomplete", {"q": "x" * 201}).status_code == 400
@@ -314,3 +437,39 @@ def test_search_uses_the_stored_vector_with_a_gin_index():
         indexes = dict(cursor.fetchall())
     assert "catalog_product_search_gin" in indexes
     assert "gin_trgm_ops" in indexes["catalog_product_title_trgm"]
+
+
+@pytest.mark.postgres
+def test_headphnes_finds_headphones_on_postgres(api_client, make_product):
+    make_product(slug="hp", title="Wireless Headphones")
+    make_product(slug="hose", title="Garden Hose")
+    body = api_client.get(SEARCH_URL, {"q": "headphnes"}).json()
+    assert slugs_of(body) == ["hp"]
+    assert body["did_you_mean"] is None
+
+
+@pytest.mark.postgres
+def test_did_you_mean_on_postgres_comes_from_trigram_similarity(api_client, make_product, monkeypatch):
+    def no_rapidfuzz(*args, **kwargs):
+        raise AssertionError("PostgreSQL suggests with pg_trgm")
+
+    monkeypatch.setattr(spelling, "corrections", no_rapidfuzz)
+    make_product(slug="hp", title="Wireless Headphones", brand="Sonora")
+    make_product(slug="hose", title="Garden Hose")
+
+    body = api_client.get(SEARCH_URL, {"q": "hedfones"}).json()
+    assert body["count"] == 0
+    assert body["did_you_mean"] == "headphones"
+    assert slugs(api_client.get(SEARCH_URL, {"q": body["did_you_mean"]})) == ["hp"]
+    assert api_client.get(SEARCH_URL, {"q": "snora"}).json()["did_you_mean"] == "sonora"
+    assert api_client.get(SEARCH_URL, {"q": "zzyzx"}).json()["did_you_mean"] is None
+
+
+@pytest.mark.postgres
+def test_did_you_mean_query_budget_on_postgres(api_client, make_product):
+    make_product(slug="hp", title="Wireless Headphones")
+    api_client.get(SEARCH_URL, {"q": "wireless"})  # warm caches (vocabulary, category and merchant indexes)
+    selectors.search_vocabulary()
+    queries, body = _search_queries(api_client, {"q": "hedfones"})
+    assert body["did_you_mean"] == "headphones"
+    assert queries == 2  # facets, and one similarity statement for every unknown word

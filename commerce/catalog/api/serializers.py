@@ -231,6 +231,11 @@ class SearchResponseSerializer(serializers.Serializer):
     previous = serializers.URLField(allow_null=True)
     results = ProductListSerializer(many=True)
     facets = FacetsSerializer()
+    did_you_mean = serializers.CharField(
+        allow_null=True,
+        help_text="When nothing matched: the query with its unknown words replaced by the closest catalog words "
+        "(lower case), if any are close enough; otherwise null.",
+    )
 
 
 class AutocompleteProductSerializer(serializers.Serializer):

@@ -99,7 +99,8 @@ class ProductDetailView(PublicCatalogView):
 
 
 class SearchView(PublicCatalogView):
-    """Ranked full-text search with facets; each facet honours every active filter but its own."""
+    """Ranked full-text search with facets; each facet honours every active filter but its own. A search that
+    finds nothing answers ``did_you_mean``: the query with its unknown words corrected, or null."""
 
     serializer_class = ProductListSerializer
     pagination_class = KnownCountPagination
@@ -123,6 +124,8 @@ class SearchView(PublicCatalogView):
         )
         data = self.paginator.get_paginated_response(ProductListSerializer(page, many=True).data).data
         data["facets"] = FacetsSerializer(summary["facets"]).data  # renders the price bands' money objects
+        # Only a search that found nothing pays for a suggestion (the listing cache keeps it with the response).
+        data["did_you_mean"] = selectors.search_did_you_mean(q=filters.q) if summary["total"] == 0 else None
         return data
 
 
