@@ -177,7 +177,8 @@ class VariantChangeForm(forms.ModelForm):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         on_hand = cleaned.get("set_stock_on_hand")
         if on_hand is None:
             return cleaned

@@ -28,10 +28,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, QuerySet, Subquery, TextField, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Subquery, TextField, Value, When
 from django.db.models.functions import Coalesce
 
 from ..cache import catalog_cache_bump, product_cache_invalidate
@@ -85,7 +86,7 @@ def denormalization_batch() -> Iterator[None]:
         _flush(pending)
 
 
-def touch_products(product_ids: Iterable[int], *, recompute: bool = False, search_vector: bool = False) -> None:
+def touch_products(product_ids: Iterable[int | None], *, recompute: bool = False, search_vector: bool = False) -> None:
     """Record that these products changed: their cached detail goes; with ``recompute`` their denormalised
     columns are recomputed under a lock (only when a value may have changed); with ``search_vector`` their
     vector is rebuilt. Deferred to the end of the current :func:`denormalization_batch`, or done now."""
@@ -113,19 +114,20 @@ def _flush(pending: _Pending) -> int:
         # Lock first, compute in a later statement: see the module docstring.
         list(Product.objects.select_for_update().filter(pk__in=recompute).order_by("pk").values_list("pk"))
     products = Product.objects.filter(pk__in=sorted(pending.touched))
+    rows: list[dict[str, Any]]
     if recompute:
-        rows = list(
-            _with_computed(products).values(
-                "pk", "slug", "category_id", "min_price", "currency", "in_stock", "new_min", "new_currency", "new_stock"
-            )
+        computed = _computed_columns()
+        annotated = products.annotate(
+            new_min=computed["min_price"], new_currency=computed["currency"], new_stock=computed["in_stock"]
+        ).values(
+            "pk", "slug", "category_id", "min_price", "currency", "in_stock", "new_min", "new_currency", "new_stock"
         )
+        rows = [dict(row) for row in annotated]
     else:  # only cached details to drop: no aggregate over the variants
-        rows = list(products.values("pk", "slug", "category_id"))
+        rows = [dict(row) for row in products.values("pk", "slug", "category_id")]
     changed = [row["pk"] for row in rows if row["pk"] in pending.recompute and _differs(row)]
     if changed:
-        _with_computed(Product.objects.filter(pk__in=changed)).update(
-            min_price=F("new_min"), currency=F("new_currency"), in_stock=F("new_stock")
-        )
+        Product.objects.filter(pk__in=changed).update(**_computed_columns())
     if pending.vectors and connection.vendor == "postgresql":
         _update_search_vectors([(row["pk"], row["category_id"]) for row in rows if row["pk"] in pending.vectors])
     slugs = [row["slug"] for row in rows]
@@ -133,13 +135,13 @@ def _flush(pending: _Pending) -> int:
     return len(changed)
 
 
-def _differs(row: dict) -> bool:
+def _differs(row: dict[str, Any]) -> bool:
     stored = (row["min_price"], row["currency"], row["in_stock"])
     return stored != (row["new_min"], row["new_currency"], row["new_stock"])
 
 
-def _with_computed(products: QuerySet[Product]) -> QuerySet[Product]:
-    """``products`` annotated with the values the denormalised columns should hold.
+def _computed_columns() -> dict[str, Any]:
+    """The values the denormalised columns should hold, as expressions over the product's variants.
 
     ``min_price`` is the lowest price over all variants (``NULL`` without variants) and ``currency`` that
     variant's currency (unchanged without variants); ``in_stock`` is true when some variant has stock on hand
@@ -147,11 +149,11 @@ def _with_computed(products: QuerySet[Product]) -> QuerySet[Product]:
     """
     variants = ProductVariant.objects.filter(product=OuterRef("pk"))
     cheapest = variants.order_by("price", "id")
-    return products.annotate(
-        new_min=Subquery(cheapest.values("price")[:1]),
-        new_currency=Coalesce(Subquery(cheapest.values("currency")[:1]), F("currency")),
-        new_stock=Exists(variants.filter(stock_on_hand__gt=F("stock_allocated"))),
-    )
+    return {
+        "min_price": Subquery(cheapest.values("price")[:1]),
+        "currency": Coalesce(Subquery(cheapest.values("currency")[:1]), F("currency")),
+        "in_stock": Exists(variants.filter(stock_on_hand__gt=F("stock_allocated"))),
+    }
 
 
 def products_refresh_denormalized(*, product_ids: Iterable[int], include_search_vector: bool = True) -> int:
