@@ -2,8 +2,9 @@
 
 Each check answers ``"healthy"`` or ``"unhealthy"`` and never raises; failures are logged (with the request id)
 but their details stay out of the public response. Redis is reached with the short timeouts and the circuit
-breaker of :mod:`commerce.core.redis_guard`, so a hanging Redis makes these answer 503 quickly instead of
-hanging the probe; the cache check uses the ``strict`` alias (the default one hides errors by design).
+breaker of :mod:`commerce.core.redis_guard` (the queue check shares the breaker of its server), so a hanging
+Redis makes these answer 503 quickly instead of hanging the probe; the cache check uses the ``strict`` alias (the
+default one hides errors by design).
 
 Higher apps add figures to ``GET health/redis`` (for example the notification dead-letter count) with
 :func:`register_queue_stat` from their ``AppConfig.ready``.
@@ -18,7 +19,7 @@ import redis
 from django.conf import settings
 from django.db import connections
 
-from commerce.core.redis_guard import GuardedConnectionPool, strict_cache
+from commerce.core.redis_guard import breaker_for, is_redis_unavailable, redis_address, strict_cache
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +82,12 @@ def queue_health() -> dict[str, Any]:
     """Redis reachability and, per Celery queue, the number of messages waiting."""
     if not settings.REDIS_URL:
         return {"status": HEALTHY, "redis": NOT_CONFIGURED}
+    url = _broker_url()
+    breaker = breaker_for(redis_address(url))
+    if not breaker.allow():  # failed moments ago: answer at once
+        return {"status": UNHEALTHY, "redis": UNHEALTHY}
     timeout = settings.REDIS_SOCKET_TIMEOUT
-    pool = GuardedConnectionPool.from_url(_broker_url(), socket_connect_timeout=timeout, socket_timeout=timeout)
-    client = redis.Redis(connection_pool=pool)
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         client.ping()
         queues = {}
@@ -93,11 +97,12 @@ def queue_health() -> dict[str, Any]:
             for key in keys:
                 pipe.llen(key)
             queues[name] = sum(pipe.execute())
-    except redis.RedisError:
+    except redis.RedisError as exc:
+        if is_redis_unavailable(exc):
+            breaker.failure(exc)
         logger.exception("Health check: Redis unreachable")
         return {"status": UNHEALTHY, "redis": UNHEALTHY}
-    finally:
-        pool.disconnect()
+    breaker.success()
     body: dict[str, Any] = {"status": HEALTHY, "redis": HEALTHY, "queues": queues}
     for name, func in _queue_stats.items():
         body[name] = func()

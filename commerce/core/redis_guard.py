@@ -50,6 +50,7 @@ from django_prometheus.cache.backends.redis import RedisCache as PrometheusRedis
 from django_redis.exceptions import ConnectionInterrupted
 from prometheus_client import Counter
 from redis import exceptions as redis_errors
+from redis.connection import parse_url
 
 from commerce.core.errors import DependencyUnavailable
 
@@ -290,6 +291,11 @@ def _address(kwargs: dict[str, Any]) -> str:
     if kwargs.get("path"):
         return str(kwargs["path"])
     return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
+def redis_address(url: str) -> str:
+    """The breaker key of the server a ``redis://``, ``rediss://`` or ``unix://`` URL points at."""
+    return _address(parse_url(url))
 
 
 class GuardedConnectionPool(redis.ConnectionPool):

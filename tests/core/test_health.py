@@ -3,9 +3,18 @@ import redis as redis_lib
 from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from commerce.core import health, redis_guard
+
 pytestmark = pytest.mark.django_db
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis_guard():
+    redis_guard.reset_state()
+    yield
+    redis_guard.reset_state()
 
 
 def test_health_is_healthy(api_client, settings):
@@ -62,6 +71,24 @@ def test_queue_health_with_redis_down_is_503(api_client, settings):
     response = api_client.get("/api/v1/health/redis")
     assert response.status_code == 503
     assert response.json() == {"status": "unhealthy", "redis": "unhealthy"}
+
+
+def test_queue_health_does_not_call_a_redis_that_failed_moments_ago(api_client, settings, monkeypatch):
+    settings.REDIS_URL = UNREACHABLE_REDIS
+    settings.CELERY_BROKER_URL = UNREACHABLE_REDIS
+    settings.REDIS_SOCKET_TIMEOUT = 0.25
+    clients = []
+    real_from_url = redis_lib.Redis.from_url
+
+    def counting_from_url(*args, **kwargs):
+        clients.append(kwargs)
+        return real_from_url(*args, **kwargs)
+
+    monkeypatch.setattr(health.redis.Redis, "from_url", counting_from_url)
+    statuses = [api_client.get("/api/v1/health/redis").status_code for _ in range(3)]
+    assert statuses == [503, 503, 503]
+    assert clients == [{"socket_connect_timeout": 0.25, "socket_timeout": 0.25}]
+    assert redis_guard.breaker_for("127.0.0.1:1").is_open
 
 
 @pytest.mark.redis
