@@ -171,13 +171,6 @@ class Product(TimeStampedModel):
     def __str__(self) -> str:
         return self.title
 
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        # Remembered so that a slug change can invalidate the cache entry under the old slug too.
-        instance._loaded_slug = instance.__dict__.get("slug")
-        return instance
-
 
 class ProductVariant(TimeStampedModel):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
