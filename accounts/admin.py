@@ -87,7 +87,7 @@ class UserAdmin(PermissionCheckedAdmin, DjangoUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         """Audit changes of the staff flags (group changes are audited by the m2m signal)."""
-        before = {}
+        before: dict[str, Any] = {}
         if change and obj.pk:
             before = User.objects.filter(pk=obj.pk).values(*AUDITED_FLAGS).first() or {}
         super().save_model(request, obj, form, change)

@@ -88,7 +88,7 @@ class AdminLoginForm(AdminAuthenticationForm):
                 )
                 raise forms.ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")
             # django-otp's user_logged_in receiver stores this device in the session (the session is verified).
-            user.otp_device = device
+            user.otp_device = device  # type: ignore[attr-defined]  # django-otp reads it on login
         elif two_factor_enabled(user):
             # SMS is their only factor: it must be passed before they may set up the app the admin requires
             # (the session stays unverified, so the setup page follows).
@@ -100,6 +100,8 @@ class AdminLoginForm(AdminAuthenticationForm):
         token = self.cleaned_data.get("otp_token")
         if not token:
             device = sms_device_for(user)
+            if device is None:  # two_factor_enabled() said SMS is set up; it was removed meanwhile
+                raise forms.ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")
             ip = client_ip(self.request)
             for throttle, ident in (
                 (OtpPhoneThrottle(), OtpPhoneThrottle.ident_for_phone(device.phone)),
@@ -136,7 +138,7 @@ def needs_totp_setup(request: HttpRequest) -> bool:
         user.is_authenticated
         and user.is_active
         and user.is_staff
-        and not user.is_verified()
+        and not user.is_verified()  # type: ignore[attr-defined]  # added by django-otp's OTPMiddleware
         and not has_confirmed_totp(user)
     )
 
@@ -176,7 +178,7 @@ class AccountsAdminSite(OTPAdminSite):
         user = request.user
         if not (user.is_authenticated and user.is_active and user.is_staff):
             return HttpResponseRedirect(reverse("admin:login", current_app=self.name))
-        if user.is_verified():
+        if user.is_verified():  # type: ignore[attr-defined]  # added by django-otp's OTPMiddleware
             return HttpResponseRedirect(reverse("admin:index", current_app=self.name))
         if has_confirmed_totp(user):
             # Set up already (elsewhere): sign in again with the code.

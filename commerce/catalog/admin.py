@@ -15,6 +15,7 @@ through the same service after the variant is created.
 
 import csv
 from collections.abc import Iterator
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -49,7 +50,7 @@ def csv_safe(value: object) -> str:
 
 
 # Django 6 defaults scheme-less URLs to https; opt in now (and silence the transition warning).
-URL_FIELD_OVERRIDES = {models.URLField: {"assume_scheme": "https"}}
+URL_FIELD_OVERRIDES: dict[type[models.Field], dict[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
 
 
 class _Echo:

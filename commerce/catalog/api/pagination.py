@@ -15,5 +15,5 @@ class _KnownCountPaginator(Paginator):
 
 class KnownCountPagination(StandardPagination):
     def paginate_queryset_with_count(self, queryset, request, *, count: int, view=None):
-        self.django_paginator_class = partial(_KnownCountPaginator, count=count)
+        self.django_paginator_class = partial(_KnownCountPaginator, count=count)  # type: ignore[assignment]
         return self.paginate_queryset(queryset, request, view)
