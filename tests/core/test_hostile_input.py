@@ -251,7 +251,10 @@ def test_odd_bytes_in_query_strings_are_not_500(api_client, query):
         assert set(response.json()) == {"code", "detail", "fields"}
 
 
-@pytest.mark.parametrize("value", ["\u00e9\u00ff", "a\x00b", "\u2028", "x" * 500, "\ud800"])
+ODD_REQUEST_IDS = ["\u00e9\u00ff", "a\x00b", "\u2028", "x" * 500, "\ud800", "abc\n", "abc\r\nX-Evil: 1"]
+
+
+@pytest.mark.parametrize("value", ODD_REQUEST_IDS)
 def test_odd_request_ids_are_replaced_not_echoed(api_client, value):
     response = api_client.get("/api/v1/_test/request-id", HTTP_X_REQUEST_ID=value)
     assert response.status_code == 200
