@@ -126,7 +126,7 @@ def _build_category_index() -> dict[str, Any]:
     for row in Category.objects.order_by("position", "name", "id").values(
         "id", "parent_id", "name", "slug", "position"
     ):
-        nodes[row["id"]] = row
+        nodes[row["id"]] = dict(row)
         children.setdefault(row["parent_id"], []).append(row["id"])
     return {"nodes": nodes, "children": children, "by_slug": {row["slug"]: row["id"] for row in nodes.values()}}
 
@@ -304,9 +304,10 @@ def _ordered(queryset: QuerySet[Product], ordering: str, *, has_query: bool) -> 
     if ordering == ORDER_POPULAR:
         return queryset.order_by("-popularity", "-created_at", "-id")
     if ordering == ORDER_RELEVANCE and has_query:
+        # F() for the annotations: the type checker only knows the model's own fields by name.
         if is_postgres():
-            return queryset.order_by("-rank", "-similarity", "-popularity", "-id")
-        return queryset.order_by("-rank", "-popularity", "-id")
+            return queryset.order_by(F("rank").desc(), F("similarity").desc(), "-popularity", "-id")
+        return queryset.order_by(F("rank").desc(), "-popularity", "-id")
     return queryset.order_by("-created_at", "-id")
 
 
@@ -347,7 +348,7 @@ def product_detail(*, slug: str) -> Product:
 # --- Facets ---------------------------------------------------------------------------------------------
 
 
-def _facet_branch(queryset: QuerySet[Product], name: str, key: Any) -> QuerySet:
+def _facet_branch(queryset: QuerySet[Product], name: str, key: Any) -> QuerySet[Any, Any]:
     return (
         queryset.order_by()
         .annotate(facet=Value(name, output_field=TextField()), key=key)
@@ -435,7 +436,7 @@ def _shape_facets(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ]
     merchants.sort(key=lambda m: (-m["count"], m["name"], m["slug"]))
 
-    brands = [{"value": key, "count": n} for key, n in counts.get("brand", {}).items()]
+    brands: list[dict[str, Any]] = [{"value": key, "count": n} for key, n in counts.get("brand", {}).items()]
     brands.sort(key=lambda b: (-b["count"], b["value"].casefold()))
 
     price_counts = counts.get("price", {})
@@ -491,7 +492,7 @@ def autocomplete(*, q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
             Case(When(title__istartswith=q, then=Value(0)), default=Value(1)), "-popularity", "id"
         )
     return {
-        "products": list(products.values("slug", "title")[:limit]),
+        "products": [dict(row) for row in products.values("slug", "title")[:limit]],
         "categories": _name_matches(list(category_index()["nodes"].values()), q, limit),
         "merchants": _name_matches(list(merchant_index()["by_slug"].values()), q, limit),
     }

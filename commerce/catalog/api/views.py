@@ -4,6 +4,8 @@ Public views are anonymous (no authentication is attempted, so a stale token can
 and carry ETag/Cache-Control. Reads go through ``selectors``; writes through ``services``.
 """
 
+from typing import cast
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -119,10 +121,11 @@ class SearchView(PublicCatalogView):
     def search(self, request: Request) -> dict:
         filters = self.query_filters(request)
         summary = selectors.product_search_facets(filters=filters)
-        page = self.paginator.paginate_queryset_with_count(
+        paginator = cast(KnownCountPagination, self.paginator)  # pagination_class above
+        page = paginator.paginate_queryset_with_count(
             selectors.product_list(filters=filters), request, count=summary["total"], view=self
         )
-        data = self.paginator.get_paginated_response(ProductListSerializer(page, many=True).data).data
+        data = paginator.get_paginated_response(ProductListSerializer(page, many=True).data).data
         data["facets"] = FacetsSerializer(summary["facets"]).data  # renders the price bands' money objects
         # Only a search that found nothing pays for a suggestion (the listing cache keeps it with the response).
         data["did_you_mean"] = selectors.search_did_you_mean(q=filters.q) if summary["total"] == 0 else None
