@@ -244,6 +244,11 @@ def test_schema_infers_error_statuses_and_adds_declared_ones(test_schema):
     assert list(throttled["headers"]) == ["Retry-After"]
 
 
+def test_schema_lists_503_where_a_throttle_fails_closed(test_schema):
+    assert "503" in _statuses(test_schema, "/api/v1/me/phone", "post")  # OtpIpThrottle refuses without Redis
+    assert "503" not in _statuses(test_schema, "/api/v1/me", "get")  # the general throttles fail open
+
+
 def test_schema_lists_no_errors_an_open_view_cannot_give(test_schema):
     assert _statuses(test_schema, "/api/v1/_test/open", "get") == ["200"]
 

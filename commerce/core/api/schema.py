@@ -16,6 +16,7 @@
   413   it takes a request body (over ``API_MAX_BODY_BYTES``)
   415   it takes a request body (not ``application/json``, or not UTF-8)
   429   it has throttle classes (with ``Retry-After``)
+  503   one of its throttles fails closed (refuses requests while its cache, Redis, is unreachable)
   ====  =======================================================================================================
 
   404 is not added to operations without path parameters: a path that matches no route is not an operation.
@@ -66,7 +67,7 @@ DESCRIPTIONS = {
     413: "The body is larger than the server accepts (`request_too_large`).",
     415: "The body is not UTF-8 JSON (`unsupported_media_type`).",
     429: "Throttled (`throttled`); `Retry-After` says when to retry.",
-    503: "A dependency is unavailable; retry later.",
+    503: "A dependency (Redis, a provider) is unavailable (`service_unavailable`); retry later.",
 }
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # A route's typed parameter, ``<slug:slug>``; spectacular passes the route, not a regex, for ``path()`` URLs.
@@ -119,8 +120,11 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             statuses.add(404)
         if has_body:
             statuses |= {413, 415}
-        if getattr(view, "throttle_classes", None):
+        throttles = list(getattr(view, "throttle_classes", None) or [])
+        if throttles:
             statuses.add(429)
+        if any(getattr(throttle, "fail_closed", False) for throttle in throttles):
+            statuses.add(503)  # a throttle that refuses requests while it cannot reach Redis
         out = {status: DESCRIPTIONS[status] for status in sorted(statuses)}
         out.update(declared_error_responses(view, self.method))
         return out
