@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 
+from commerce.core.api.shape import shape_prefix
+
 GENERATION_KEY = "catalog:generation"
 LISTING_GENERATION_KEY = "catalog:listing-generation"
 LISTING_TTL = 30
@@ -70,11 +72,11 @@ def listing_key(name: str) -> str:
     generations = cache.get_many([GENERATION_KEY, LISTING_GENERATION_KEY])
     generation = _generation(GENERATION_KEY, generations.get(GENERATION_KEY))
     listing_generation = _generation(LISTING_GENERATION_KEY, generations.get(LISTING_GENERATION_KEY))
-    return f"catalog:{generation}:listing:{listing_generation}:{name}"
+    return f"catalog:{shape_prefix()}:{generation}:listing:{listing_generation}:{name}"
 
 
 def _key(name: str) -> str:
-    return f"catalog:{catalog_generation()}:{name}"
+    return f"catalog:{shape_prefix()}:{catalog_generation()}:{name}"
 
 
 def cached(name: str, build: Callable[[], T], *, timeout: int) -> T:

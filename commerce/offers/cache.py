@@ -11,6 +11,8 @@ from typing import Any
 
 from django.core.cache import cache
 
+from commerce.core.api.shape import shape_prefix
+
 LIST_TTL = 30
 TRENDING_TTL = 60
 _GENERATION_KEY = "offers:cache:generation"
@@ -37,7 +39,7 @@ def key(name: str, params: dict[str, str] | None = None) -> str:
     """A cache key for ``name`` and the (sorted) request parameters, in the current generation."""
     items = sorted((params or {}).items())
     digest = sha256(repr(items).encode()).hexdigest()[:32]
-    return f"offers:{name}:g{generation()}:{digest}"
+    return f"offers:{shape_prefix()}:{name}:g{generation()}:{digest}"
 
 
 def cached(cache_key: str, ttl: int, compute: Callable[[], Any]) -> Any:
