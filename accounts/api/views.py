@@ -25,7 +25,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.captcha import captcha_check, captcha_client_config, signin_attempt, signin_captcha_check
 from accounts.errors import AuthenticationError, TooManyRequests
-from accounts.models import User
+from accounts.permissions import signed_in
 from accounts.selectors import two_factor_status, user_sessions
 from accounts.services.audit import audit_context
 from accounts.services.profile import phone_verification_confirm, phone_verification_request, user_update_profile
@@ -62,14 +62,6 @@ CAPTCHA_ERRORS = {
     400: OpenApiResponse(description="invalid, captcha_required or captcha_invalid"),
     503: OpenApiResponse(description="service_unavailable: the CAPTCHA provider did not answer"),
 }
-
-
-def signed_in(request: Request) -> User:
-    """The request's user on endpoints behind ``IsAuthenticated`` (typed: never anonymous there)."""
-    user = request.user
-    if not isinstance(user, User):
-        raise exceptions.NotAuthenticated()
-    return user
 
 
 class RetryLater(exceptions.APIException):

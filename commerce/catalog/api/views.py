@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.permissions import signed_in
 from commerce.catalog import selectors, services
 from commerce.catalog.cache import PRODUCT_DETAIL_TTL, product_detail_key
 from commerce.catalog.models import SavedSearch
@@ -154,13 +155,13 @@ class SavedSearchListView(generics.ListCreateAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        return SavedSearch.objects.filter(user=self.request.user).order_by("-created_at", "-id")
+        return SavedSearch.objects.filter(user=signed_in(self.request)).order_by("-created_at", "-id")
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         saved = services.saved_search_create(
-            user=request.user,
+            user=signed_in(request),
             name=serializer.validated_data["name"],
             params=params_to_json(serializer.validated_data.get("params", {})),
         )
@@ -172,9 +173,9 @@ class SavedSearchDetailView(generics.GenericAPIView):
     permission_classes = [IsAuthenticated]
 
     def get_queryset(self):
-        return SavedSearch.objects.filter(user=self.request.user)
+        return SavedSearch.objects.filter(user=signed_in(self.request))
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        services.saved_search_delete(user=request.user, saved_search_id=pk)
+        services.saved_search_delete(user=signed_in(request), saved_search_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
