@@ -295,7 +295,7 @@ def _address(kwargs: dict[str, Any]) -> str:
 
 def redis_address(url: str) -> str:
     """The breaker key of the server a ``redis://``, ``rediss://`` or ``unix://`` URL points at."""
-    return _address(parse_url(url))
+    return _address(parse_url(url))  # type: ignore[no-untyped-call]
 
 
 class GuardedConnectionPool(redis.ConnectionPool):

@@ -118,12 +118,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
     if isinstance(exc, exceptions.APIException):
         headers: dict[str, str] = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
-        detail = exc.detail
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = str(auth_header)
+        wait = getattr(exc, "wait", None)
+        if wait:
+            headers["Retry-After"] = str(int(wait))
         code = _first_code(exc.get_codes(), exc.default_code)
+        detail: Any = exc.detail
         if isinstance(detail, dict):
             # simplejwt's token errors carry {"detail", "code", "messages"}.
             code = str(detail.get("code", code))
