@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 QUEUES ?= default,notifications,webhooks
 
-.PHONY: venv run test worker beat lint check migrate seed schema bench clean
+.PHONY: venv run test worker beat lint typecheck check migrate seed schema bench clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -48,6 +48,9 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+typecheck: venv
+	$(BIN)/mypy
 
 check: venv
 	$(BIN)/python manage.py check

@@ -1,29 +1,36 @@
 """Shared fixtures and the service markers.
 
-Tests marked ``postgres``, ``redis`` or ``celery_worker`` need real servers. In the embedded default (no
+Tests marked ``postgres``, ``redis`` or ``celery_worker`` need real servers (``promtool``: Prometheus' rule tester,
+Debian package ``prometheus``). In the embedded default (no
 ``DATABASE_URL``/``REDIS_URL``) they are *deselected* and the header says how many; with
 ``REQUIRE_SERVICES=1`` (the full CI run) a missing service is an error instead, so nothing is silently left out.
 """
 
 import os
+import shutil
 
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
+
+MARKERS = ("postgres", "redis", "celery_worker", "promtool")
 
 
 def _service_available(marker: str) -> bool:
     engine = settings.DATABASES["default"]["ENGINE"]
     postgres = engine.endswith("postgresql")
     redis_ok = bool(settings.REDIS_URL)
-    return {"postgres": postgres, "redis": redis_ok, "celery_worker": postgres and redis_ok}[marker]
+    promtool = shutil.which("promtool") is not None
+    return {"postgres": postgres, "redis": redis_ok, "celery_worker": postgres and redis_ok, "promtool": promtool}[
+        marker
+    ]
 
 
 def pytest_collection_modifyitems(config, items):
     required = os.environ.get("REQUIRE_SERVICES") == "1"
     keep, drop = [], []
     for item in items:
-        missing = [m for m in ("postgres", "redis", "celery_worker") if item.get_closest_marker(m)]
+        missing = [m for m in MARKERS if item.get_closest_marker(m)]
         missing = [m for m in missing if not _service_available(m)]
         if missing and required:
             raise pytest.UsageError(f"REQUIRE_SERVICES=1 but {item.nodeid} needs {', '.join(missing)}")
