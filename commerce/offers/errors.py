@@ -1,7 +1,7 @@
 """Typed errors of the coupon service. The API answers them in the usual shape, e.g.
 ``{"code": "coupon_expired", "detail": "This coupon expired on 2026-03-01."}``.
 
-Status codes: a limit that has been reached is a conflict with the coupon's state (409, as DESIGN.md has it
+Status codes: a limit that has been reached is a conflict with the coupon's state (409, as docs/architecture.md has it
 for "coupon used up"); everything the shopper can fix by typing another code or changing the cart is 400.
 
 =========================  ======  ==========================================================

@@ -63,7 +63,7 @@ THIRD_PARTY_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
 ]
-# Ordered from the lowest layer to the highest (see DESIGN.md); seed_demo follows this order.
+# Ordered from the lowest layer to the highest (docs/architecture.md); seed_demo follows this order.
 LOCAL_APPS = [
     "commerce.core",
     "commerce.notifications",
