@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
@@ -83,7 +85,8 @@ def test_register_refuses_a_malformed_email(api_client):
     assert response.json()["fields"] == {"email": ["Enter a valid email address."]}
 
 
-def test_token_pair_for_email_and_password(api_client, user):
+def test_token_pair_for_email_and_password(api_client, user, time_machine):
+    time_machine.move_to(datetime(2026, 3, 1, 9, 30, tzinfo=UTC), tick=False)
     response = api_client.post(TOKEN, {"email": "ANN@example.com ", "password": TEST_PASSWORD})
     assert response.status_code == 200
     assert set(response.json()) == {"access", "refresh"}
@@ -91,7 +94,7 @@ def test_token_pair_for_email_and_password(api_client, user):
     assert me.status_code == 200
     assert me.json()["id"] == user.pk
     user.refresh_from_db()
-    assert user.last_login is not None
+    assert user.last_login == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
