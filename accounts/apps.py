@@ -9,9 +9,10 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        from . import signals
+        from . import dashboard, signals
         from .admin_site import AccountsAdminSite
 
         signals.connect()
+        dashboard.register()
         # The default admin site (``admin.site``, already holding every registration) becomes OTP-protected.
         admin.site.__class__ = AccountsAdminSite

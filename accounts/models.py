@@ -86,6 +86,8 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
 
     class Meta:
         ordering = ["id"]
+        # The dashboard's new-shoppers card counts sign-ups per day over a date range.
+        indexes = [models.Index(fields=["date_joined"], name="accounts_user_joined_idx")]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
             models.CheckConstraint(

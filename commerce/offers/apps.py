@@ -5,3 +5,8 @@ class OffersConfig(AppConfig):
     name = "commerce.offers"
     label = "offers"
     verbose_name = "Offers"
+
+    def ready(self) -> None:
+        from . import dashboard
+
+        dashboard.register()
