@@ -57,10 +57,11 @@ def to_pairs(value: object) -> list[Pair]:
     if value is None or value == "":
         return []
     if isinstance(value, str):
+        text = value
         try:
-            value = json.loads(value)
+            value = json.loads(text)
         except ValueError:
-            return [("", value)]
+            return [("", text)]
     if isinstance(value, Mapping):
         return [(str(key), _as_text(item)) for key, item in value.items()]
     if isinstance(value, list) and all(isinstance(row, tuple | list) and len(row) == 2 for row in value):
