@@ -1,7 +1,7 @@
 """Shared fixtures and the service markers.
 
 Tests marked ``postgres``, ``redis`` or ``celery_worker`` need real servers (``promtool``: Prometheus' rule tester,
-Debian package ``prometheus``). In the embedded default (no
+Debian package ``prometheus``; ``browser``: Debian's ``chromium``, driven by Playwright). In the embedded default (no
 ``DATABASE_URL``/``REDIS_URL``) they are *deselected* and the header says how many; with
 ``REQUIRE_SERVICES=1`` (the full CI run) a missing service is an error instead, so nothing is silently left out.
 """
@@ -13,17 +13,28 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-MARKERS = ("postgres", "redis", "celery_worker", "promtool")
+MARKERS = ("postgres", "redis", "celery_worker", "promtool", "browser")
+
+
+def chromium_path() -> str | None:
+    """The system Chromium the browser tests drive (never a browser downloaded by ``playwright install``)."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
 
 
 def _service_available(marker: str) -> bool:
     engine = settings.DATABASES["default"]["ENGINE"]
     postgres = engine.endswith("postgresql")
     redis_ok = bool(settings.REDIS_URL)
-    promtool = shutil.which("promtool") is not None
-    return {"postgres": postgres, "redis": redis_ok, "celery_worker": postgres and redis_ok, "promtool": promtool}[
-        marker
-    ]
+    return {
+        "postgres": postgres,
+        "redis": redis_ok,
+        "celery_worker": postgres and redis_ok,
+        "promtool": shutil.which("promtool") is not None,
+        "browser": chromium_path() is not None,
+    }[marker]
 
 
 def pytest_collection_modifyitems(config, items):

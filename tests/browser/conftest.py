@@ -1,0 +1,177 @@
+"""End-to-end tests of the back office in a real headless Chromium, driven by Playwright against pytest-django's
+live server.
+
+* The browser is Debian's ``chromium`` (``tests.conftest.chromium_path``), never one downloaded by
+  ``playwright install``. One browser is launched for the package (``scope="package"``: it closes right after the
+  last browser test, so the event loop Playwright's sync API keeps running in the test thread does not outlive
+  these tests); every test gets a new context (cookies, storage) and page.
+* Every test here is marked ``postgres`` and ``browser`` and uses ``browser_db`` (a transactional database, which
+  the live server's thread needs to see the test's rows, restored from the migrated snapshot so the roles created
+  by data migrations exist).
+* Time is frozen (``frozen_clock``) in the whole process, the live server's thread included, so a TOTP code is
+  a known value: ``totp_code(device)`` is the code the server expects at that instant.
+* A failing test that used ``page`` leaves a full-page screenshot in ``test-artifacts/<test name>.png``.
+"""
+
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+import time_machine
+from django.contrib.auth.models import Group
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.services.two_factor import totp_secret
+from tests.conftest import chromium_path
+from tests.factories import TEST_PASSWORD, StaffFactory
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    # No connection attempts to the outside (update checks, sync, field trials, QUIC probes).
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+VIEWPORT = {"width": 1366, "height": 768}
+# A fixed instant (a Monday morning, mid-step of the 30-second TOTP clock) and a fixed TOTP key: the codes are
+# known values and nothing depends on the day the suite runs.
+FROZEN_AT = dt.datetime(2026, 3, 2, 9, 30, 10, tzinfo=dt.UTC)
+TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238's test key, hex
+# Generous for a loaded 2-core CI machine; a passing step takes milliseconds.
+TIMEOUT_MS = 15_000
+
+LOG_IN = re.compile(r"^(log in|sign in)$", re.I)
+
+
+@pytest.fixture(scope="package")
+def chromium() -> Iterator[Any]:
+    """The browser, and for as long as it runs, ORM calls allowed in the test thread.
+
+    Playwright's sync API keeps an event loop running in the test thread, which Django takes for async code and
+    refuses ORM calls from (``SynchronousOnlyOperation``), the database flush after each test included. They are
+    safe here: one thread, and no coroutine touches the ORM.
+    """
+    from playwright.sync_api import sync_playwright
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def browser_db(chromium, django_db_serialized_rollback, transactional_db) -> None:
+    """The database of a browser test: committed rows (the live server's thread reads them), with the rows of
+    the data migrations (the roles) restored first."""
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[time_machine.Traveller]:
+    with time_machine.travel(FROZEN_AT, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def page(request, chromium, browser_db, frozen_clock, live_server) -> Iterator[Any]:
+    """A new page in a fresh context (no cookies), at 1,366 x 768, addressed relative to the live server.
+
+    The browser console's warnings and errors (a CSP violation, a script error) are kept for the failure report.
+    """
+    context = chromium.new_context(viewport=VIEWPORT, base_url=live_server.url, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: console.append(f"uncaught: {error}"))
+    request.node.browser_console = console
+    yield page
+    context.close()
+
+
+def totp_code(device: TOTPDevice) -> str:
+    """The code the device's authenticator app shows now (at the frozen instant)."""
+    return pyotp.TOTP(totp_secret(device)).now()
+
+
+@pytest.fixture
+def make_staff(browser_db) -> Callable[..., tuple[Any, TOTPDevice]]:
+    """``make_staff(email, roles=(...), superuser=False)``: an active staff user with a confirmed authenticator app
+    (``TOTP_KEY``), in the given roles (groups created by the roles migration)."""
+
+    def make(email: str, *, roles: tuple[str, ...] = (), superuser: bool = False) -> tuple[Any, TOTPDevice]:
+        user = StaffFactory(email=email, is_superuser=superuser)
+        for role in roles:
+            user.groups.add(Group.objects.get(name=role))
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", key=TOTP_KEY, confirmed=True)
+        return user, device
+
+    return make
+
+
+def fill_sign_in(page: Any, *, email: str, code: str, password: str = TEST_PASSWORD) -> None:
+    """Fill and submit the admin sign-in form (by its field names, which every theme keeps)."""
+    page.goto("/admin/login/")
+    page.locator("input[name=username]").fill(email)
+    page.locator("input[name=password]").fill(password)
+    page.locator("input[name=otp_token]").fill(code)
+    page.get_by_role("button", name=LOG_IN).click()
+    page.wait_for_load_state()
+
+
+@pytest.fixture
+def sign_in(page) -> Callable[[Any, TOTPDevice], None]:
+    """``sign_in(user, device)``: signs ``page`` in to the admin with the device's current code."""
+
+    def _sign_in(user: Any, device: TOTPDevice) -> None:
+        fill_sign_in(page, email=user.email, code=totp_code(device))
+        assert page.locator("input[name=otp_token]").count() == 0, "still on the sign-in page"
+
+    return _sign_in
+
+
+def changelist_checkbox(page: Any, pk: int) -> Any:
+    """The action checkbox of one changelist row (Django's ``_selected_action`` field, kept by every theme)."""
+    return page.locator(f"input[name=_selected_action][value='{pk}']")
+
+
+def run_action(page: Any, label: str) -> None:
+    """Pick an admin action by its visible label and run it (Django's ``action`` select and ``index`` button)."""
+    page.locator("select[name=action]").select_option(label=label)
+    page.locator("button[name=index]").click()
+    page.wait_for_load_state()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.failed and report.when == "call" and page is not None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        safe_name = re.sub(r"[^\w.-]+", "_", item.name)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{safe_name}.png"), full_page=True)
+        except Exception as exc:  # the page may be gone (browser crash): the report still counts, say why
+            report.sections.append(("screenshot", f"no screenshot: {exc}"))
+        else:
+            report.sections.append(("screenshot", f"saved test-artifacts/{safe_name}.png"))
+        console = getattr(item, "browser_console", [])
+        if console:
+            report.sections.append(("browser console", "\n".join(console)))
+    return report
