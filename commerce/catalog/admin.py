@@ -11,6 +11,11 @@ Stock is read-only everywhere here: ``stock_allocated`` changes only with orders
 stock on hand through the "Set stock on hand" fields of a variant's change page, which call
 ``variant_stock_set_on_hand`` (audited, never below the allocated units). A new variant's "Initial stock" is set
 through the same service after the variant is created.
+
+Editing: a variant's ``options`` and a product's ``attributes`` are edited as key/value rows
+(:class:`~commerce.core.admin_widgets.KeyValueField`), stored as the same JSON object of text as before. Lists
+show money with its currency code, a thumbnail of each product's first image, and few enough columns to fit a
+1,366 px screen; the list's first-image columns are subqueries of the page's one query (no query per row).
 """
 
 import csv
@@ -20,10 +25,16 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import display
+from unfold.views import ChangeList
 
+from commerce.core.admin_widgets import KeyValueField, money_cell, thumbnail
 from commerce.core.errors import Conflict, DomainError
 
 from . import services
@@ -58,7 +69,7 @@ class _Echo:
         return value
 
 
-class ServiceModelAdmin(admin.ModelAdmin):
+class ServiceModelAdmin(ModelAdmin):
     """Saves and deletes through a catalog service instead of ``Model.save()``/``delete()``.
 
     Placed after :class:`MerchantScopedAdminMixin` in the bases, so the mixin's scope check runs first.
@@ -80,7 +91,7 @@ class ServiceModelAdmin(admin.ModelAdmin):
         self.delete_through_service(request, list(queryset.values_list("pk", flat=True)))
 
 
-class MerchantMembershipInline(admin.TabularInline):
+class MerchantMembershipInline(TabularInline):
     model = MerchantMembership
     extra = 0
     autocomplete_fields = ["user"]
@@ -124,7 +135,7 @@ class MerchantAdmin(MerchantScopedAdminMixin, ServiceModelAdmin):
 
 
 @admin.register(MerchantMembership)
-class MerchantMembershipAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+class MerchantMembershipAdmin(MerchantScopedAdminMixin, ModelAdmin):
     list_display = ["user", "merchant", "created_at"]
     list_filter = [("merchant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__email", "user__full_name", "merchant__name"]
@@ -149,8 +160,14 @@ class CategoryAdmin(ServiceModelAdmin):
         services.categories_delete(category_ids=ids)
 
 
+def options_field() -> KeyValueField:
+    return KeyValueField(label="Options", help_text="One option per row, e.g. size: M. Leave blank rows empty.")
+
+
 class VariantAddForm(forms.ModelForm):
     """A new variant: its stock on hand is not a model field here; the service sets it, audited."""
+
+    options = options_field()
 
     initial_stock = forms.IntegerField(
         min_value=0, max_value=services.MAX_STOCK, initial=0, required=False, help_text="Units on hand to start with."
@@ -165,6 +182,8 @@ class VariantAddForm(forms.ModelForm):
 
 class VariantChangeForm(forms.ModelForm):
     """An existing variant: an optional new stock on hand with a reason, applied by the stock service."""
+
+    options = options_field()
 
     set_stock_on_hand = forms.IntegerField(
         label="Set stock on hand",
@@ -211,7 +230,7 @@ def _save_variant(request: HttpRequest, form: forms.ModelForm) -> None:
         messages.error(request, f"The stock of {form.instance.sku} was not changed: {exc.detail}")
 
 
-class ProductVariantInline(admin.TabularInline):
+class ProductVariantInline(TabularInline):
     model = ProductVariant
     form = VariantAddForm
     extra = 0
@@ -229,17 +248,60 @@ class ProductVariantInline(admin.TabularInline):
     readonly_fields = ["stock_on_hand", "stock_allocated"]
 
 
-class ProductImageInline(admin.TabularInline):
+class ProductImageInline(TabularInline):
     model = ProductImage
     extra = 0
     formfield_overrides = URL_FIELD_OVERRIDES
-    fields = ["image", "url", "alt_text", "position"]
+    fields = ["preview", "image", "url", "alt_text", "position"]
+    readonly_fields = ["preview"]
+
+    @display(description="Preview")
+    def preview(self, obj: ProductImage) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        return thumbnail(image_source(obj.image.name, obj.url), obj.alt_text or str(obj.product))
+
+
+def image_source(file_name: str | None, url: str | None) -> str:
+    """The address of a product image: the stored file's URL, else the external URL."""
+    if file_name:
+        return ProductImage._meta.get_field("image").storage.url(file_name)
+    return url or ""
+
+
+class ProductAdminForm(forms.ModelForm):
+    attributes = KeyValueField(label="Attributes", help_text="One attribute per row, e.g. material: steel.")
+
+
+TITLE_CHARS = 48
+
+
+def with_first_image(queryset: QuerySet[Product]) -> QuerySet[Product]:
+    """Each product's first image (file, URL, alt text) as three correlated subqueries of the one query."""
+    first_image = ProductImage.objects.filter(product=OuterRef("pk")).order_by("position", "id")
+    return queryset.annotate(
+        first_image_file=Subquery(first_image.values("image")[:1]),
+        first_image_url=Subquery(first_image.values("url")[:1]),
+        first_image_alt=Subquery(first_image.values("alt_text")[:1]),
+    )
+
+
+class ProductChangeList(ChangeList):
+    """The product list: only the displayed rows carry their first image; the querysets that actions and the
+    CSV export receive (``get_queryset``) stay plain."""
+
+    def get_results(self, request):
+        self.queryset = with_first_image(self.queryset)
+        super().get_results(request)
 
 
 @admin.register(Product)
 class ProductAdmin(MerchantScopedAdminMixin, ServiceModelAdmin):
     merchant_scope_lookup = "merchant"
-    list_display = ["title", "merchant", "category", "brand", "status", "min_price", "in_stock", "updated_at"]
+    form = ProductAdminForm
+    # Brand and category are filters and search terms; the list keeps what staff scan, within 1,366 px.
+    list_display = ["image_thumbnail", "short_title", "merchant", "status", "price", "in_stock", "updated_at"]
+    list_display_links = ["image_thumbnail", "short_title"]
     list_filter = [
         "status",
         "in_stock",
@@ -270,6 +332,22 @@ class ProductAdmin(MerchantScopedAdminMixin, ServiceModelAdmin):
     list_per_page = 50
     inlines = [ProductVariantInline, ProductImageInline]
     actions = ["activate_products", "archive_products", "move_to_draft", "export_csv"]
+
+    def get_changelist(self, request, **kwargs):
+        return ProductChangeList
+
+    @display(description="Image")
+    def image_thumbnail(self, obj: Product) -> str:
+        source = image_source(getattr(obj, "first_image_file", None), getattr(obj, "first_image_url", None))
+        return thumbnail(source, getattr(obj, "first_image_alt", None) or obj.title)
+
+    @display(description="Title", ordering="title")
+    def short_title(self, obj: Product) -> str:
+        return format_html('<span title="{}">{}</span>', obj.title, Truncator(obj.title).chars(TITLE_CHARS))
+
+    @display(description="Price from", ordering="min_price")
+    def price(self, obj: Product) -> str:
+        return money_cell(obj.min_price, obj.currency)
 
     def save_through_service(self, request, obj, form, change):
         services.product_save(product=obj)
@@ -377,12 +455,16 @@ class ProductAdmin(MerchantScopedAdminMixin, ServiceModelAdmin):
 @admin.register(ProductVariant)
 class ProductVariantAdmin(MerchantScopedAdminMixin, ServiceModelAdmin):
     merchant_scope_lookup = "product__merchant"
-    list_display = ["sku", "product", "price", "currency", "stock_on_hand", "stock_allocated"]
+    list_display = ["sku", "product", "price_with_currency", "stock_on_hand", "stock_allocated"]
     list_filter = [("product__merchant", admin.RelatedOnlyFieldListFilter), "currency"]
     search_fields = ["sku", "product__title"]
     autocomplete_fields = ["product"]
     list_select_related = ["product"]
     detail_fields = ["product", "sku", "options", "price", "compare_at_price", "currency"]
+
+    @display(description="Price", ordering="price")
+    def price_with_currency(self, obj: ProductVariant) -> str:
+        return money_cell(obj.price, obj.currency)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -404,7 +486,7 @@ class ProductVariantAdmin(MerchantScopedAdminMixin, ServiceModelAdmin):
 
 
 @admin.register(SavedSearch)
-class SavedSearchAdmin(admin.ModelAdmin):
+class SavedSearchAdmin(ModelAdmin):
     list_display = ["name", "user", "created_at"]
     search_fields = ["name", "user__email"]
     autocomplete_fields = ["user"]

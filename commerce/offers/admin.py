@@ -6,7 +6,10 @@ admins see everything. The scoping is the catalog's :class:`MerchantScopedAdminM
 autocomplete widgets, so no page loads every product or category. Saving goes through ``offer_save`` and
 the switch actions through ``offer_set_active``, like any other caller: the form only shows the model's and
 the service's errors on their fields, and ``is_active`` of an existing offer is read-only (use the actions).
-Redemptions, clicks and daily counts are read-only records: no add, change or delete for anyone.
+Redemptions, clicks and daily counts are read-only records: no add, change or delete for anyone, and their
+pages show no Save buttons, no add button and no action checkboxes.
+
+Lists show a fixed discount as money with its currency ("150.00 INR") and a percentage as "10 %".
 """
 
 from django import forms
@@ -14,15 +17,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from unfold.admin import ModelAdmin
+from unfold.decorators import display
 
 from commerce.catalog.permissions import (
     MerchantScopedAdminMixin,
     register_merchant_scoped_model,
     user_is_merchant_scoped,
 )
+from commerce.core.admin_widgets import money_cell, percent_cell
 from commerce.core.errors import DomainError
 
-from .models import Offer, OfferClick, OfferDailyStats, OfferRedemption
+from .models import DiscountType, Offer, OfferClick, OfferDailyStats, OfferRedemption
 from .services import offer_save, offer_set_active, offer_validate
 
 register_merchant_scoped_model(Offer, "merchant")
@@ -105,7 +111,7 @@ class LiveStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-class _ServiceSavingAdmin(admin.ModelAdmin):
+class _ServiceSavingAdmin(ModelAdmin):
     """Saves the offer and its targets through ``offer_save`` (one transaction), not ``form.save_m2m``."""
 
     def save_model(self, request, obj, form, change):
@@ -122,19 +128,8 @@ class _ServiceSavingAdmin(admin.ModelAdmin):
 class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
     form = OfferAdminForm
     merchant_scope_lookup = "merchant"
-    list_display = (
-        "title",
-        "merchant",
-        "kind",
-        "code",
-        "discount_type",
-        "discount_value",
-        "is_active",
-        "starts_at",
-        "ends_at",
-        "times_used",
-        "usage_limit",
-    )
+    # Nine columns that fit 1,366 px: the discount and the uses are one column each.
+    list_display = ("title", "merchant", "kind", "code", "discount", "is_active", "starts_at", "ends_at", "uses")
     list_filter = (
         "kind",
         "is_active",
@@ -158,6 +153,16 @@ class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
         ("Schedule and limits", {"fields": ("starts_at", "ends_at", "usage_limit", "per_user_limit", "times_used")}),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
+
+    @display(description="Discount", ordering="discount_value")
+    def discount(self, obj: Offer) -> str:
+        if obj.discount_type == DiscountType.FIXED:
+            return money_cell(obj.discount_value, obj.currency)
+        return percent_cell(obj.discount_value)
+
+    @display(description="Uses", ordering="times_used")
+    def uses(self, obj: Offer) -> str:
+        return f"{obj.times_used} / {obj.usage_limit}" if obj.usage_limit is not None else str(obj.times_used)
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -190,12 +195,11 @@ class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
         self._switch(request, queryset, False)
 
 
-class _ReadOnlyOfferRecordAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
+class _ReadOnlyOfferRecordAdmin(MerchantScopedAdminMixin, ModelAdmin):
     """Records written by the services only: viewable, never added, edited or deleted here (no bulk actions,
     so no "Delete selected" either), whatever the role or superuser status."""
 
     merchant_scope_lookup = "offer__merchant"
-    list_select_related = ("offer", "offer__merchant")
     actions = None
 
     def has_add_permission(self, request):
@@ -210,14 +214,20 @@ class _ReadOnlyOfferRecordAdmin(MerchantScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(OfferRedemption)
 class OfferRedemptionAdmin(_ReadOnlyOfferRecordAdmin):
-    list_display = ("offer", "order_reference", "user", "amount", "currency", "status", "created_at", "released_at")
+    list_select_related = ("offer", "offer__merchant", "user")
+    list_display = ("offer", "order_reference", "user", "amount_with_currency", "status", "created_at", "released_at")
     list_filter = ("status", "created_at")
     search_fields = ("order_reference", "offer__code", "offer__title", "user__email")
     raw_id_fields = ("offer", "user")
 
+    @display(description="Amount", ordering="amount")
+    def amount_with_currency(self, obj: OfferRedemption) -> str:
+        return money_cell(obj.amount, obj.currency)
+
 
 @admin.register(OfferClick)
 class OfferClickAdmin(_ReadOnlyOfferRecordAdmin):
+    list_select_related = ("offer", "offer__merchant", "user")
     list_display = ("click_id", "offer", "user", "created_at")
     list_filter = ("created_at",)
     search_fields = ("=click_id", "offer__title", "offer__code", "user__email")
@@ -226,6 +236,7 @@ class OfferClickAdmin(_ReadOnlyOfferRecordAdmin):
 
 @admin.register(OfferDailyStats)
 class OfferDailyStatsAdmin(_ReadOnlyOfferRecordAdmin):
+    list_select_related = ("offer", "offer__merchant")
     list_display = ("offer", "date", "views", "clicks")
     list_filter = ("date",)
     search_fields = ("offer__title", "offer__code")

@@ -5,11 +5,12 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import AuditEntry
-from commerce.catalog.models import Product, ProductStatus, ProductVariant
+from commerce.catalog.models import Product, ProductImage, ProductStatus, ProductVariant
 from tests.catalog.factories import (
     CategoryFactory,
     MerchantFactory,
     ProductFactory,
+    ProductImageFactory,
     ProductVariantFactory,
 )
 from tests.factories import StaffFactory
@@ -459,3 +460,184 @@ def test_merchant_staff_change_their_variant_price_and_stock_through_the_service
     assert response.status_code == 302
     assert ProductVariant.objects.values_list("price", "stock_on_hand").get(pk=variant.pk) == (Decimal("75.00"), 6)
     assert AuditEntry.objects.get(action="stock.adjusted").after["stock_on_hand"] == 6
+
+
+# Editing: key/value rows for options and attributes, thumbnails, money with its currency.
+
+
+def option_rows(prefix, *pairs):
+    data = {}
+    for index, (key, value) in enumerate(pairs):
+        data[f"{prefix}_key_{index}"] = key
+        data[f"{prefix}_value_{index}"] = value
+    return data
+
+
+def test_variant_options_are_edited_as_key_value_rows(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle")
+    variant = product.variants.get()
+    client = admin_login(catalog_manager_user)
+    data = variant_form_data(variant, **option_rows("options", ("size", "M"), ("colour", " red "), ("", "")))
+
+    response = client.post(f"/admin/catalog/productvariant/{variant.pk}/change/", data)
+
+    assert response.status_code == 302
+    assert ProductVariant.objects.values_list("options", flat=True).get(pk=variant.pk) == {"size": "M", "colour": "red"}
+    page = client.get(f"/admin/catalog/productvariant/{variant.pk}/change/").content.decode()
+    assert 'name="options_key_0" id="id_options_key_0" value="size"' in page
+    assert 'name="options_value_1" id="id_options_value_1" value="red"' in page
+    assert 'name="options_key_2" id="id_options_key_2" value=""' in page
+
+
+def test_a_bad_option_row_is_a_form_error_not_a_500(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle")
+    variant = product.variants.get()
+    ProductVariant.objects.filter(pk=variant.pk).update(options={"size": "S"})
+    client = admin_login(catalog_manager_user)
+    data = variant_form_data(variant, **option_rows("options", ("size", "M"), ("size", "L"), ("", "orphan")))
+
+    response = client.post(f"/admin/catalog/productvariant/{variant.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["options"] == [
+        "The key “size” is used more than once.",
+        "Row 3 has a value but no key.",
+    ]
+    assert ProductVariant.objects.values_list("options", flat=True).get(pk=variant.pk) == {"size": "S"}
+
+
+def test_product_attributes_are_edited_as_key_value_rows(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle", attributes={"material": "steel"})
+    client = admin_login(catalog_manager_user)
+
+    page = client.get(f"/admin/catalog/product/{product.pk}/change/").content.decode()
+    assert 'name="attributes_key_0" id="id_attributes_key_0" value="material"' in page
+    assert 'name="attributes_value_0" id="id_attributes_value_0" value="steel"' in page
+
+    data = product_form_data(product, **option_rows("attributes", ("material", "glass"), ("capacity", "1.7 l")))
+    response = client.post(f"/admin/catalog/product/{product.pk}/change/", data)
+
+    assert response.status_code == 302
+    assert Product.objects.values_list("attributes", flat=True).get(pk=product.pk) == {
+        "material": "glass",
+        "capacity": "1.7 l",
+    }
+
+
+def test_an_over_long_attribute_value_is_a_form_error(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle", attributes={"material": "steel"})
+    client = admin_login(catalog_manager_user)
+    data = product_form_data(product, **option_rows("attributes", ("material", "x" * 201)))
+
+    response = client.post(f"/admin/catalog/product/{product.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["attributes"] == [
+        "Row 1: the value has 201 characters; at most 200 are allowed."
+    ]
+    assert Product.objects.values_list("attributes", flat=True).get(pk=product.pk) == {"material": "steel"}
+
+
+def test_the_variant_inline_edits_options_as_rows_and_offers_a_currency_select(
+    admin_login, catalog_manager_user, make_product
+):
+    product = make_product(slug="kettle", prices=("499.00",), image=False)
+    existing = product.variants.get()
+    client = admin_login(catalog_manager_user)
+
+    page = client.get(f"/admin/catalog/product/{product.pk}/change/").content.decode()
+    assert '<select name="variants-0-currency"' in page
+    assert '<option value="INR" selected>' in page
+    assert 'name="variants-0-options_key_0"' in page
+
+    data = product_form_data(product, **{"variants-TOTAL_FORMS": "2", "variants-INITIAL_FORMS": "1"})
+    data.update(inline_variant_data(0, existing, **option_rows("options", ("size", "L"))))
+    data.update(
+        inline_variant_data(
+            1,
+            sku="KETTLE-MINI",
+            price="350.00",
+            compare_at_price="",
+            currency="USD",
+            initial_stock="2",
+            **option_rows("options", ("size", "S"), ("colour", "blue")),
+        )
+    )
+    response = client.post(f"/admin/catalog/product/{product.pk}/change/", data)
+
+    assert response.status_code == 302
+    assert ProductVariant.objects.values_list("options", flat=True).get(pk=existing.pk) == {"size": "L"}
+    mini = ProductVariant.objects.get(sku="KETTLE-MINI")
+    assert (mini.options, mini.currency, stock_of(mini)) == ({"size": "S", "colour": "blue"}, "USD", (2, 0))
+
+
+def test_a_blank_extra_variant_row_is_not_saved(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle", prices=("499.00",), image=False)
+    client = admin_login(catalog_manager_user)
+    data = product_form_data(product, **{"variants-TOTAL_FORMS": "1", "variants-INITIAL_FORMS": "0"})
+    data.update(
+        inline_variant_data(
+            0,
+            sku="",
+            price="",
+            compare_at_price="",
+            currency="INR",
+            initial_stock="0",
+            **option_rows("options", ("", "")),
+        )
+    )
+
+    response = client.post(f"/admin/catalog/product/{product.pk}/change/", data)
+
+    assert response.status_code == 302
+    assert product.variants.count() == 1
+
+
+def test_product_changelist_shows_thumbnails_and_prices_with_their_currency(admin_login, make_product):
+    linked = make_product(title="Linked Kettle", slug="linked-kettle", prices=("499.00", "650.00"), image=False)
+    ProductImageFactory(product=linked, url="https://img.example.com/second.jpg", alt_text="Second", position=1)
+    ProductImageFactory(product=linked, url="https://img.example.com/first.jpg", alt_text="Kettle, front", position=0)
+    uploaded = make_product(title="Uploaded Teapot", slug="uploaded-teapot", prices=("80.50",), image=False)
+    ProductImage.objects.create(product=uploaded, image="products/teapot.jpg", alt_text="")
+    make_product(title="Bare Mug", slug="bare-mug", image=False)
+    client = admin_login(StaffFactory(is_superuser=True))
+
+    page = client.get("/admin/catalog/product/").content.decode()
+
+    assert '<img src="https://img.example.com/first.jpg" alt="Kettle, front" width="40" height="40"' in page
+    assert "second.jpg" not in page
+    assert '<img src="/media/products/teapot.jpg" alt="Uploaded Teapot" width="40" height="40"' in page
+    assert page.count("<img src=") == 2
+    assert '<span class="block text-right whitespace-nowrap">499.00 INR</span>' in page
+    assert '<span class="block text-right whitespace-nowrap">80.50 INR</span>' in page
+
+
+def test_long_product_titles_are_shortened_in_the_list_with_the_full_title_on_hover(admin_login, make_product):
+    title = "An Extremely Long Stainless Steel Electric Kettle With Temperature Control"
+    make_product(title=title, slug="long-kettle")
+    client = admin_login(StaffFactory(is_superuser=True))
+
+    page = client.get("/admin/catalog/product/").content.decode()
+
+    assert f'<span title="{title}">An Extremely Long Stainless Steel Electric Kett…</span>' in page
+
+
+def test_the_image_inline_previews_each_image(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle", image=False)
+    ProductImageFactory(product=product, url="https://img.example.com/kettle.jpg", alt_text="Kettle, side")
+    client = admin_login(catalog_manager_user)
+
+    page = client.get(f"/admin/catalog/product/{product.pk}/change/").content.decode()
+
+    assert '<img src="https://img.example.com/kettle.jpg" alt="Kettle, side" width="40" height="40"' in page
+
+
+def test_variant_changelist_shows_prices_with_their_currency(admin_login, make_product):
+    product = make_product(slug="kettle", prices=("1299.00",))
+    ProductVariantFactory(product=product, sku="KETTLE-US", price=Decimal("15.5"), currency="USD")
+    client = admin_login(StaffFactory(is_superuser=True))
+
+    page = client.get("/admin/catalog/productvariant/").content.decode()
+
+    assert '<span class="block text-right whitespace-nowrap">1299.00 INR</span>' in page
+    assert '<span class="block text-right whitespace-nowrap">15.50 USD</span>' in page

@@ -330,3 +330,57 @@ def test_the_revoking_migration_takes_the_delete_permissions_from_existing_group
     migration.revoke(django_apps, None)
 
     assert list(legacy.permissions.all()) == [kept]
+
+
+# Lists show money with its currency; read-only records look read-only.
+
+
+def test_offer_list_shows_fixed_discounts_as_money_and_percentages_as_rates(
+    client, admin_login, catalog_manager, merchant
+):
+    OfferFactory(
+        merchant=merchant, title="Flat off", discount_type="fixed", discount_value=Decimal("150"), currency="USD"
+    )
+    OfferFactory(merchant=merchant, title="Tenth off", discount_value=Decimal("12.50"), usage_limit=100, times_used=3)
+    admin_login(client, catalog_manager)
+
+    page = client.get(CHANGELIST).content.decode()
+
+    assert '<span class="block text-right whitespace-nowrap">150.00 USD</span>' in page
+    assert '<span class="block text-right whitespace-nowrap">12.5 %</span>' in page
+    assert ">3 / 100<" in page
+    assert 'aria-label="Select record"' in page  # the offers list has actions: the read-only lists below do not
+
+
+def test_redemption_list_shows_the_amount_with_its_currency(client, admin_login, catalog_manager, merchant):
+    offer = OfferFactory(merchant=merchant)
+    coupon_redeem(offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("42.5"))
+    admin_login(client, catalog_manager)
+
+    page = client.get("/admin/offers/offerredemption/").content.decode()
+
+    assert '<span class="block text-right whitespace-nowrap">42.50 INR</span>' in page
+
+
+@pytest.mark.parametrize("model", ["offerredemption", "offerclick", "offerdailystats"])
+def test_service_records_show_no_save_buttons_no_add_button_and_no_checkboxes(client, admin_login, merchant, model):
+    offer = OfferFactory(merchant=merchant)
+    record = {
+        "offerredemption": lambda: coupon_redeem(
+            offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("1.00")
+        ),
+        "offerclick": lambda: OfferClick.objects.create(offer=offer),
+        "offerdailystats": lambda: OfferDailyStats.objects.create(offer=offer, date=date(2026, 5, 4), views=3),
+    }[model]()
+    admin_login(client, StaffFactory(email="root@example.com", is_superuser=True))
+
+    listing = client.get(f"/admin/offers/{model}/").content.decode()
+    detail = client.get(f"/admin/offers/{model}/{record.pk}/change/").content.decode()
+
+    assert f"/admin/offers/{model}/add/" not in listing
+    assert 'aria-label="Select record"' not in listing
+    assert 'name="_selected_action"' not in listing
+    assert f"/admin/offers/{model}/{record.pk}/change/" in listing
+    for button in ('name="_save"', 'name="_continue"', 'name="_addanother"'):
+        assert button not in detail
+    assert f"/admin/offers/{model}/{record.pk}/delete/" not in detail
