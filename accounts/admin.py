@@ -1,18 +1,23 @@
 """Admin for accounts: users (roles shown and audited), SMS devices, and the read-only audit log.
 
 Permission checks go through :mod:`accounts.permissions`. The OTP-protected site itself is in
-:mod:`accounts.admin_site`.
+:mod:`accounts.admin_site`; the libraries' admins (groups, OTP devices, tokens, lockouts) are re-registered in the
+theme by :mod:`accounts.third_party_admin`.
 """
 
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import UserCreationForm
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm
+from unfold.widgets import UnfoldAdminPasswordWidget
 
+from . import third_party_admin  # noqa: F401  (re-registers the libraries' admins in the theme)
 from .models import AuditEntry, SmsDevice, User
 from .permissions import PermissionCheckedAdmin
 from .services.audit import audit_record
@@ -21,6 +26,13 @@ AUDITED_FLAGS = ("is_active", "is_staff", "is_superuser")
 
 
 class EmailUserCreationForm(UserCreationForm):
+    """Django's plain creation form (a password is always set), with the theme's password inputs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("password1", "password2"):
+            self.fields[name].widget = UnfoldAdminPasswordWidget(attrs={"autocomplete": "new-password"})
+
     class Meta:
         model = User
         fields = ("email", "phone", "full_name")
@@ -33,9 +45,10 @@ class EmailUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(PermissionCheckedAdmin, DjangoUserAdmin):
+class UserAdmin(PermissionCheckedAdmin, DjangoUserAdmin, ModelAdmin):
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
+    change_password_form = AdminPasswordChangeForm
     ordering = ("email",)
     list_display = (
         "email",
@@ -104,7 +117,7 @@ class UserAdmin(PermissionCheckedAdmin, DjangoUserAdmin):
 
 
 @admin.register(SmsDevice)
-class SmsDeviceAdmin(PermissionCheckedAdmin, admin.ModelAdmin):
+class SmsDeviceAdmin(PermissionCheckedAdmin, ModelAdmin):
     """Staff may remove a member's SMS second factor (e.g. a lost phone); the removal is audited."""
 
     list_display = ("user", "name", "phone", "confirmed")
@@ -117,7 +130,7 @@ class SmsDeviceAdmin(PermissionCheckedAdmin, admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(PermissionCheckedAdmin, admin.ModelAdmin):
+class AuditEntryAdmin(PermissionCheckedAdmin, ModelAdmin):
     """Read-only: there is no add, change or delete, and no bulk actions."""
 
     list_display = ("created_at", "actor_label", "action", "target_type", "target_id", "target_label", "ip_address")

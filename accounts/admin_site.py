@@ -7,6 +7,9 @@
 * A staff member without an authenticator app signs in with the password (and SMS code) and is sent to
   ``admin/otp/setup/``: it shows the QR code and secret, takes a code from the app, confirms the device,
   verifies the session and shows the backup codes once.
+* The site is also unfold's (:class:`~unfold.sites.UnfoldAdminSite`): the theme, the grouped sidebar
+  (``settings.UNFOLD``, :mod:`commerce.core.admin_navigation`) and the branded header. Every admin response
+  carries the admin's Content-Security-Policy (:mod:`accounts.admin_csp`).
 * Every admin request runs inside :func:`~accounts.services.audit.audit_context`, so audit rows written by
   admin actions (role changes, device removal, money actions later) name the staff member, IP and user agent.
 """
@@ -24,11 +27,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django_otp import login as otp_login
 from django_otp.admin import OTPAdminSite
+from unfold.sites import UnfoldAdminSite
 
 from commerce.core.client_ip import client_ip
 from commerce.core.errors import Conflict, InvalidInput
 from commerce.core.redis_guard import RedisUnavailable
 
+from .admin_csp import with_admin_policy
 from .api.throttles import OtpIpThrottle, OtpPhoneThrottle
 from .models import UserManager
 from .services.audit import audit_context, audit_record
@@ -143,21 +148,28 @@ def needs_totp_setup(request: HttpRequest) -> bool:
     )
 
 
-class AccountsAdminSite(OTPAdminSite):
+class AccountsAdminSite(OTPAdminSite, UnfoldAdminSite):
+    """The one admin site: OTP-protected (``OTPAdminSite.has_permission``) and themed by unfold.
+
+    ``UnfoldAdminSite`` comes after ``OTPAdminSite`` so the OTP permission check wins, while unfold's
+    ``each_context`` (sidebar, branding, colours from ``settings.UNFOLD``) and its extra URLs apply.
+    """
+
     login_form = AdminLoginForm
     login_template = "admin/accounts/login.html"
 
     def admin_view(self, view: Any, cacheable: bool = False) -> Any:
         if view == self.logout:
             # Signing out must work before 2FA is set up, too.
-            return update_wrapper(csrf_protect(never_cache(view)), view)
+            logout = csrf_protect(never_cache(view))
+            return update_wrapper(lambda *args, **kwargs: with_admin_policy(logout(*args, **kwargs)), view)
         inner = super().admin_view(view, cacheable)
 
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if needs_totp_setup(request):
                 return HttpResponseRedirect(reverse("admin:otp_setup", current_app=self.name))
             with audit_context(request=request):
-                return inner(request, *args, **kwargs)
+                return with_admin_policy(inner(request, *args, **kwargs))
 
         return update_wrapper(wrapper, view)
 
@@ -165,13 +177,16 @@ class AccountsAdminSite(OTPAdminSite):
         if request.method == "GET" and needs_totp_setup(request):
             return HttpResponseRedirect(reverse("admin:otp_setup", current_app=self.name))
         with audit_context(request=request):
-            return super().login(request, extra_context)
+            return with_admin_policy(super().login(request, extra_context))
 
     def get_urls(self) -> list[Any]:
         return [
-            path("otp/setup/", csrf_protect(never_cache(self.otp_setup)), name="otp_setup"),
+            path("otp/setup/", csrf_protect(never_cache(self._otp_setup_view)), name="otp_setup"),
             *super().get_urls(),
         ]
+
+    def _otp_setup_view(self, request: HttpRequest) -> HttpResponse:
+        return with_admin_policy(self.otp_setup(request))
 
     def otp_setup(self, request: HttpRequest) -> HttpResponse:
         """Set up the authenticator app of a signed-in staff member who has none."""

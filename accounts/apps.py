@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class AccountsConfig(AppConfig):
@@ -14,5 +15,7 @@ class AccountsConfig(AppConfig):
 
         signals.connect()
         dashboard.register()
-        # The default admin site (``admin.site``, already holding every registration) becomes OTP-protected.
+        # The default admin site (``admin.site``, already holding every registration) becomes OTP-protected and
+        # themed (unfold is installed with its BasicAppConfig, which leaves ``admin.site`` alone).
         admin.site.__class__ = AccountsAdminSite
+        admin.site.site_header = admin.site.site_title = settings.ADMIN_SITE_NAME

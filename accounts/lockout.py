@@ -15,6 +15,8 @@ from axes.helpers import get_cool_off
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 
+from .admin_csp import with_admin_policy
+
 LOCKED_OUT_DETAIL = "Too many failed sign-in attempts. Try again later."
 
 
@@ -36,6 +38,7 @@ def lockout_response(request: HttpRequest, original_response: Any = None, creden
             status=429,
         )
         response.render()
+        with_admin_policy(response)  # the page is drawn by the admin's theme
     if wait:
         response["Retry-After"] = str(wait)
     return response

@@ -10,6 +10,7 @@ import re
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from unfold.admin import ModelAdmin
 
 from commerce.core.errors import Conflict
 
@@ -25,7 +26,7 @@ def _mask(notification: Notification, text: str) -> str:
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ModelAdmin):
     list_display = (
         "id",
         "created_at",

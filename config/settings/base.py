@@ -39,6 +39,10 @@ USE_I18N = True
 USE_TZ = True
 
 DJANGO_APPS = [
+    # The admin theme: before django.contrib.admin so its templates win. BasicAppConfig, because the default
+    # config replaces ``admin.site`` with its own site; accounts.apps makes the one site an AccountsAdminSite
+    # (an OTP and unfold site at once).
+    "unfold.apps.BasicAppConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -203,6 +207,72 @@ if CAPTCHA_PROVIDER not in ("", "turnstile", "hcaptcha", "recaptcha", "always_pa
     raise environ.ImproperlyConfigured(f"Unknown CAPTCHA_PROVIDER {CAPTCHA_PROVIDER!r}.")
 if CAPTCHA_PROVIDER in ("turnstile", "hcaptcha", "recaptcha") and not (CAPTCHA_SECRET_KEY and CAPTCHA_SITE_KEY):
     raise environ.ImproperlyConfigured("CAPTCHA_PROVIDER needs CAPTCHA_SECRET_KEY and CAPTCHA_SITE_KEY.")
+
+# --- Back office (the admin, themed by django-unfold) -------------------------------------------------------
+# The name in the admin's header, sign-in page and browser tab.
+ADMIN_SITE_NAME = env("ADMIN_SITE_NAME", default="Commerce back office")
+# The sidebar, grouped by job: (group title, [(label, Material Symbols icon, "app_label.ModelName"), ...]).
+# commerce/core/admin_navigation.py shows an item only to users whose ModelAdmin lets them view that model and
+# leaves out groups with nothing to show, so a group may wait here for its first item.
+ADMIN_NAVIGATION: list[tuple[str, list[tuple[str, str, str]]]] = [
+    ("Sales", []),  # e.g. ("Orders", "receipt_long", "orders.Order") once orders have an admin
+    (
+        "Catalog",
+        [
+            ("Products", "inventory_2", "catalog.Product"),
+            ("Variants", "style", "catalog.ProductVariant"),
+            ("Categories", "category", "catalog.Category"),
+            ("Merchants", "storefront", "catalog.Merchant"),
+            ("Memberships", "badge", "catalog.MerchantMembership"),
+            ("Saved searches", "manage_search", "catalog.SavedSearch"),
+        ],
+    ),
+    (
+        "Offers",
+        [
+            ("Offers", "local_offer", "offers.Offer"),
+            ("Redemptions", "redeem", "offers.OfferRedemption"),
+            ("Clicks", "ads_click", "offers.OfferClick"),
+            ("Daily stats", "query_stats", "offers.OfferDailyStats"),
+        ],
+    ),
+    ("Customers", [("Users", "person", "accounts.User")]),
+    ("Finance", []),  # payments, refunds, cashback and withdrawals once they have admins
+    ("Loyalty", []),  # points, tiers and rewards once they have admins
+    (
+        "System",
+        [
+            ("Notifications", "mail", "notifications.Notification"),
+            ("Audit log", "history", "accounts.AuditEntry"),
+            ("Roles", "admin_panel_settings", "auth.Group"),
+            ("SMS devices", "sms", "accounts.SmsDevice"),
+            ("Authenticator apps", "phonelink_lock", "otp_totp.TOTPDevice"),
+            ("Backup codes", "password", "otp_static.StaticDevice"),
+            ("Issued tokens", "key", "token_blacklist.OutstandingToken"),
+            ("Revoked tokens", "key_off", "token_blacklist.BlacklistedToken"),
+            ("Lockouts", "lock_person", "axes.AccessAttempt"),
+            ("Sign-in log", "login", "axes.AccessLog"),
+            ("Sign-in failures", "report", "axes.AccessFailureLog"),
+        ],
+    ),
+]
+# django-unfold. Every asset comes from the package's static files (no CDN); the admin's CSP is in
+# accounts/admin_csp.py. accounts.apps copies ADMIN_SITE_NAME into admin.site.site_header/site_title too.
+UNFOLD: dict[str, Any] = {
+    "SITE_TITLE": "commerce.core.admin_navigation.admin_site_name",
+    "SITE_HEADER": "commerce.core.admin_navigation.admin_site_name",
+    "SITE_SYMBOL": "storefront",
+    "SITE_URL": "/",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": True,
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "commerce.core.admin_navigation.sidebar_navigation",
+    },
+    # The admin index is the dashboard: cards registered by the apps (commerce/core/dashboard.py).
+    "DASHBOARD_CALLBACK": "commerce.core.dashboard.dashboard_callback",
+}
 
 # --- Static and media -----------------------------------------------------------------------------------
 STATIC_URL = "/static/"
