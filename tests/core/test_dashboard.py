@@ -1,6 +1,7 @@
 """The back-office dashboard: the card registry, who sees which card, caching, the range, and the admin index page."""
 
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -119,7 +120,10 @@ def test_card_data_is_cached_per_card_scope_range_and_day(counting_card):
     assert len(counting_card) == 6
 
 
-def test_card_data_expires_after_a_minute(counting_card):
+def test_card_data_expires_after_a_minute(counting_card, settings):
+    # An in-process cache, whose expiry follows the frozen clock (Redis expires keys by its own clock; the
+    # Redis test below reads the key's time to live instead).
+    settings.CACHES = {**settings.CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     card = _card("test.counting")
     period = period_ending(days=30, today=date(2026, 3, 15))
     with time_machine.travel(NOW, tick=False) as traveller:
@@ -130,6 +134,18 @@ def test_card_data_expires_after_a_minute(counting_card):
         traveller.shift(2)
         card_data([card], scope=None, period=period, now=NOW)
         assert len(counting_card) == 2
+
+
+@pytest.mark.redis
+def test_card_data_lives_a_minute_in_redis(counting_card):
+    from django.core.cache import cache
+
+    card = _card("test.counting")
+    period = period_ending(days=30, today=date(2026, 3, 15))
+    card_data([card], scope=frozenset({7}), period=period, now=NOW)
+    key = dashboard.cache_key(card, scope=frozenset({7}), period=period)
+    assert key == "dashboard:v1:test.counting:m7:30:2026-03-15"
+    assert 55 <= cache.ttl(key) <= 60
 
 
 def test_cache_keys_of_large_scopes_stay_short(counting_card):
@@ -190,3 +206,140 @@ def test_a_second_dashboard_within_the_minute_runs_no_card_query():
     assert len(cold) == len(ALL_CARDS)  # one query per card; a superuser's permissions and scope need none
     assert len(warm) == 0
     assert first == second
+
+
+# --- The admin index page -----------------------------------------------------------------------------------
+
+CARD_BLOCK = re.compile(r'data-dashboard-card="([^"]+)"(.*?)(?=data-dashboard-card=|\Z)', re.S)
+FIGURE = re.compile(r'<span data-figure="([^"]+)">(\d+)</span>')
+
+
+def _figures(html: str) -> dict[str, dict[str, int]]:
+    """Each card's figures on the page, ``{card key: {label: value}}``, in page order."""
+    return {
+        key: {label: int(value) for label, value in FIGURE.findall(block)} for key, block in CARD_BLOCK.findall(html)
+    }
+
+
+@pytest.fixture
+def shop(db):
+    """Two merchants with products, offers, a day of views and clicks, two new shoppers and a dead letter."""
+    from commerce.notifications.models import Notification
+    from tests.catalog.conftest import build_product
+    from tests.factories import UserFactory
+    from tests.offers.factories import OfferDailyStatsFactory, OfferFactory
+
+    with time_machine.travel(NOW, tick=False):
+        acme = MerchantFactory(slug="acme", name="Acme")
+        globex = MerchantFactory(slug="globex", name="Globex")
+        build_product(merchant=acme)
+        build_product(merchant=acme, stock=0)
+        build_product(merchant=globex)
+        acme_offer = OfferFactory(merchant=acme, title="Acme spring sale", ends_at=NOW + timedelta(days=3))
+        globex_offer = OfferFactory(merchant=globex, title="Globex weekend deal", ends_at=None)
+        OfferDailyStatsFactory(offer=acme_offer, date=date(2026, 3, 15), views=10, clicks=4)
+        OfferDailyStatsFactory(offer=globex_offer, date=date(2026, 3, 14), views=6, clicks=2)
+        UserFactory.create_batch(2)
+        Notification.objects.create(
+            channel="email", recipient="x@example.com", template="welcome", body="Hi", status="failed"
+        )
+    return acme, globex
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def test_superuser_dashboard_shows_every_card_with_its_figures(shop, frozen, client, admin_login):
+    admin_login(StaffFactory(is_superuser=True))
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _figures(html) == {
+        "catalog.products": {"Live": 3, "Out of stock": 1},
+        "offers.live": {"Live": 2, "Expiring within 7 days": 1},
+        "offers.activity": {"Views": 16, "Clicks": 6},
+        "offers.top": {},
+        "accounts.new_shoppers": {"New shoppers, last 30 days": 2},
+        "notifications.dead_letters": {"Dead-lettered": 1, "Failed in the last 30 days": 1},
+    }
+    for title in ("Products", "Offers", "Offer views and clicks", "Top offers by clicks", "New shoppers"):
+        assert f">\n            {title}\n        </h2>" in html
+    assert "Acme spring sale" in html and "Globex weekend deal" in html
+    assert 'data-dashboard-range="30"' in html
+    # Charts are canvases of the theme's chart component with their data as escaped JSON (no inline script).
+    assert html.count('<canvas class="chart"') == 2
+    assert 'data-type="line" data-value="{&quot;labels&quot;: [&quot;14 Feb&quot;' in html
+    assert "<script>" not in html
+
+
+@pytest.mark.parametrize(("query", "days"), [("", 30), ("?days=7", 7), ("?days=90", 90), ("?days=abc", 30)])
+def test_range_control_picks_seven_thirty_or_ninety_days(shop, frozen, client, admin_login, query, days):
+    admin_login(StaffFactory(is_superuser=True))
+    response = client.get(f"/admin/{query}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'data-dashboard-range="{days}"' in html
+    assert f"Last {days} days" in html
+    assert _figures(html)["accounts.new_shoppers"] == {f"New shoppers, last {days} days": 2}
+    links = re.findall(r'<a href="\?days=(\d+)" class="([^"]*)"', html)
+    assert [int(choice) for choice, _ in links] == [7, 30, 90]
+    assert [int(choice) for choice, classes in links if "shadow-xs" in classes] == [days]
+
+
+def test_week_range_leaves_out_older_views_and_clicks(shop, frozen, client, admin_login):
+    from commerce.offers.models import Offer
+    from tests.offers.factories import OfferDailyStatsFactory
+
+    OfferDailyStatsFactory(offer=Offer.objects.get(title="Acme spring sale"), date=date(2026, 3, 8), views=100)
+    admin_login(StaffFactory(is_superuser=True))
+    week = _figures(client.get("/admin/?days=7").content.decode())
+    month = _figures(client.get("/admin/?days=30").content.decode())
+    assert week["offers.activity"] == {"Views": 16, "Clicks": 6}
+    assert month["offers.activity"] == {"Views": 116, "Clicks": 6}
+
+
+def test_merchant_staff_dashboard_shows_only_their_merchant(shop, frozen, client, admin_login):
+    acme, _globex = shop
+    admin_login(_staff(MERCHANT_STAFF, merchant=acme))
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _figures(html) == {
+        "catalog.products": {"Live": 2, "Out of stock": 1},
+        "offers.live": {"Live": 1, "Expiring within 7 days": 1},
+        "offers.activity": {"Views": 10, "Clicks": 4},
+        "offers.top": {},
+    }
+    assert "Acme spring sale" in html
+    assert "Globex weekend deal" not in html
+    assert "New shoppers" not in html
+    assert "Dead-lettered" not in html
+
+
+def test_cached_dashboard_of_one_merchant_is_not_shown_to_another(shop, frozen, client, admin_login):
+    acme, globex = shop
+    admin_login(_staff(MERCHANT_STAFF, merchant=acme))
+    assert _figures(client.get("/admin/").content.decode())["offers.activity"] == {"Views": 10, "Clicks": 4}
+    admin_login(_staff(MERCHANT_STAFF, merchant=globex))
+    assert _figures(client.get("/admin/").content.decode())["offers.activity"] == {"Views": 6, "Clicks": 2}
+    admin_login(StaffFactory(is_superuser=True))
+    assert _figures(client.get("/admin/").content.decode())["offers.activity"] == {"Views": 16, "Clicks": 6}
+
+
+# The index page of a superuser: session, user and OTP device (3 queries), plus one query per card on a
+# cold cache; within the minute the cards cost nothing.
+INDEX_QUERIES_WARM = 3
+INDEX_QUERIES_COLD = INDEX_QUERIES_WARM + len(ALL_CARDS)
+
+
+def test_index_page_query_budget_cold_and_warm(shop, frozen, client, admin_login, django_assert_num_queries):
+    admin_login(StaffFactory(is_superuser=True))
+    with django_assert_num_queries(INDEX_QUERIES_COLD):
+        assert client.get("/admin/").status_code == 200
+    with django_assert_num_queries(INDEX_QUERIES_WARM):
+        assert client.get("/admin/").status_code == 200
+    with django_assert_num_queries(INDEX_QUERIES_COLD):  # another range is another cache entry
+        assert client.get("/admin/?days=7").status_code == 200
