@@ -343,3 +343,17 @@ def test_index_page_query_budget_cold_and_warm(shop, frozen, client, admin_login
         assert client.get("/admin/").status_code == 200
     with django_assert_num_queries(INDEX_QUERIES_COLD):  # another range is another cache entry
         assert client.get("/admin/?days=7").status_code == 200
+
+
+# Merchant staff: as a superuser, plus their permissions (2), their roles and merchants (2); four cards.
+MERCHANT_INDEX_QUERIES_WARM = 7
+MERCHANT_INDEX_QUERIES_COLD = MERCHANT_INDEX_QUERIES_WARM + len(MERCHANT_CARDS)
+
+
+def test_merchant_staff_index_page_query_budget(shop, frozen, client, admin_login, django_assert_num_queries):
+    acme, _globex = shop
+    admin_login(_staff(MERCHANT_STAFF, merchant=acme))
+    with django_assert_num_queries(MERCHANT_INDEX_QUERIES_COLD):
+        assert client.get("/admin/").status_code == 200
+    with django_assert_num_queries(MERCHANT_INDEX_QUERIES_WARM):
+        assert client.get("/admin/").status_code == 200
