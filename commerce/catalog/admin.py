@@ -290,6 +290,8 @@ class ProductChangeList(ChangeList):
     """The product list: only the displayed rows carry their first image; the querysets that actions and the
     CSV export receive (``get_queryset``) stay plain."""
 
+    queryset: QuerySet[Product]
+
     def get_results(self, request):
         self.queryset = with_first_image(self.queryset)
         super().get_results(request)
