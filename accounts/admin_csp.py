@@ -10,6 +10,8 @@ that cannot take our nonce without copying those templates. So, for admin respon
   come only from our own static files; an inline ``<script>`` without the nonce is still refused.
 * ``style-src 'self' 'unsafe-inline'``: inline styles are allowed (no nonce there, since browsers ignore
   ``'unsafe-inline'`` as soon as a nonce is present).
+* ``img-src 'self' data: https:``: product images may be external ``https`` URLs (``ProductImage.url``), and
+  the catalog screens show them as thumbnails. Images cannot run code; plain ``http`` stays refused.
 
 Every other directive (``default-src 'self'``, no objects, no framing, forms post only to us) is unchanged.
 The public pages and the API keep the strict policy of ``settings.CONTENT_SECURITY_POLICY``.
@@ -23,6 +25,7 @@ from django.http import HttpResponseBase
 ADMIN_CSP_REPLACE: dict[str, Any] = {
     "script-src": [SELF, NONCE, UNSAFE_EVAL],
     "style-src": [SELF, UNSAFE_INLINE],
+    "img-src": [SELF, "data:", "https:"],
 }
 
 R = TypeVar("R", bound=HttpResponseBase)

@@ -18,7 +18,6 @@ from functools import update_wrapper
 from typing import Any
 
 from django import forms
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -27,7 +26,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django_otp import login as otp_login
 from django_otp.admin import OTPAdminSite
+from unfold.forms import AuthenticationForm as UnfoldAuthenticationForm
 from unfold.sites import UnfoldAdminSite
+from unfold.widgets import BASE_INPUT_CLASSES
 
 from commerce.core.client_ip import client_ip
 from commerce.core.errors import Conflict, InvalidInput
@@ -52,18 +53,22 @@ from .services.two_factor import (
 )
 
 
-class AdminLoginForm(AdminAuthenticationForm):
+class AdminLoginForm(UnfoldAuthenticationForm):
+    """Django's admin sign-in form (via unfold's, which styles its inputs) plus the authenticator code."""
+
     otp_token = forms.CharField(
         label="Authenticator code",
         required=False,
         max_length=32,
         help_text="The 6-digit code from your authenticator app, or a backup code. "
         "Leave empty if you have not set up an app yet.",
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "class": " ".join(BASE_INPUT_CLASSES)}
+        ),
     )
 
     error_messages = {
-        **AdminAuthenticationForm.error_messages,
+        **UnfoldAuthenticationForm.error_messages,
         "otp_required": "Enter the code from your authenticator app.",
         "otp_invalid": "The authenticator code is wrong or was already used.",
         "sms_sent": "We sent a code by SMS. Enter it as the code to continue, then set up an authenticator app.",

@@ -12,6 +12,7 @@ axes marks the DRF request rather than the Django request this middleware hook l
 from typing import Any
 
 from axes.helpers import get_cool_off
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 
@@ -31,10 +32,12 @@ def lockout_response(request: HttpRequest, original_response: Any = None, creden
         response: HttpResponse = JsonResponse({"code": "locked_out", "detail": LOCKED_OUT_DETAIL}, status=429)
     else:
         minutes = (wait or 0) // 60
+        # The admin site's context draws the page in the back office's theme (name, colours).
+        context = {**admin.site.each_context(request), "title": "Sign-in locked"}
         response = TemplateResponse(
             request,
             "admin/accounts/locked_out.html",
-            {"title": "Sign-in locked", "minutes": minutes, "detail": LOCKED_OUT_DETAIL},
+            {**context, "minutes": minutes, "detail": LOCKED_OUT_DETAIL},
             status=429,
         )
         response.render()

@@ -182,13 +182,16 @@ def test_html_pages_have_a_strict_policy_and_only_nonced_inline_code(client, pat
 # styles; scripts still come only from our files (accounts/admin_csp.py).
 ADMIN_SCRIPT_SRC = ["'self'", "'unsafe-eval'"]
 ADMIN_STYLE_SRC = ["'self'", "'unsafe-inline'"]
+ADMIN_POLICY = {**BASE_POLICY, "script-src": ADMIN_SCRIPT_SRC, "style-src": ADMIN_STYLE_SRC}
+# Product images may be external https URLs, shown as thumbnails in the catalog screens.
+ADMIN_POLICY["img-src"] = ["'self'", "data:", "https:"]
 
 
 def test_pages_without_inline_code_get_no_nonce_at_all(client):
     # The admin has no inline scripts, so its policy allows only our script files (and no nonce).
     response = client.get("/admin/login/")
     assert response.status_code == 200
-    assert _policy(response) == {**BASE_POLICY, "script-src": ADMIN_SCRIPT_SRC, "style-src": ADMIN_STYLE_SRC}
+    assert _policy(response) == ADMIN_POLICY
     _assert_inline_code_is_nonced(response, inline_styles_allowed=True)
 
 
@@ -220,7 +223,7 @@ def test_admin_pages_signed_in_have_the_policy(client, admin_login):
     for path in ("/admin/", "/admin/accounts/user/", "/admin/accounts/user/add/"):
         response = client.get(path)
         assert response.status_code == 200, path
-        assert _policy(response) == {**BASE_POLICY, "script-src": ADMIN_SCRIPT_SRC, "style-src": ADMIN_STYLE_SRC}
+        assert _policy(response) == ADMIN_POLICY, path
         _assert_inline_code_is_nonced(response, inline_styles_allowed=True)
 
 
