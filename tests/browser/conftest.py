@@ -53,19 +53,32 @@ LOG_IN = re.compile(r"^(log in|sign in)$", re.I)
 
 
 @pytest.fixture(scope="package")
-def chromium() -> Iterator[Any]:
+def chromium(django_db_setup, django_db_blocker) -> Iterator[Any]:
     """The browser, and for as long as it runs, ORM calls allowed in the test thread.
 
     Playwright's sync API keeps an event loop running in the test thread, which Django takes for async code and
     refuses ORM calls from (``SynchronousOnlyOperation``), the database flush after each test included. They are
     safe here: one thread, and no coroutine touches the ORM.
+
+    While that loop runs, Django's per-thread connections are looked up per context instead, so the test thread
+    gets new connection objects (to the same test database). The migrated snapshot that ``serialized_rollback``
+    restores lives on the old ones: it is handed over, or the roles would be gone after the first test's flush.
     """
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    with django_db_blocker.unblock():
+        snapshots = {
+            alias: connections[alias]._test_serialized_contents
+            for alias in connections
+            if hasattr(connections[alias], "_test_serialized_contents")
+        }
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
+            for alias, snapshot in snapshots.items():
+                connections[alias]._test_serialized_contents = snapshot
             browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             yield browser
             browser.close()
