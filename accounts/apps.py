@@ -19,3 +19,4 @@ class AccountsConfig(AppConfig):
         # themed (unfold is installed with its BasicAppConfig, which leaves ``admin.site`` alone).
         admin.site.__class__ = AccountsAdminSite
         admin.site.site_header = admin.site.site_title = settings.ADMIN_SITE_NAME
+        admin.site.index_title = "Dashboard"  # the index is the dashboard of KPI cards

@@ -262,6 +262,8 @@ UNFOLD: dict[str, Any] = {
     "SITE_TITLE": "commerce.core.admin_navigation.admin_site_name",
     "SITE_HEADER": "commerce.core.admin_navigation.admin_site_name",
     "SITE_SYMBOL": "storefront",
+    # An empty icon, as on the home page: no /favicon.ico request (and 404) on every admin page.
+    "SITE_FAVICONS": [{"rel": "icon", "href": "data:,"}],
     "SITE_URL": "/",
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": True,
