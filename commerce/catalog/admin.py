@@ -33,6 +33,7 @@ from django.utils.text import Truncator
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 from unfold.views import ChangeList
+from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminTextInputWidget
 
 from commerce.core.admin_widgets import KeyValueField, money_cell, thumbnail
 from commerce.core.errors import Conflict, DomainError
@@ -169,8 +170,14 @@ class VariantAddForm(forms.ModelForm):
 
     options = options_field()
 
+    # Declared fields get the theme's widgets here (the admin themes only the fields it builds from the model).
     initial_stock = forms.IntegerField(
-        min_value=0, max_value=services.MAX_STOCK, initial=0, required=False, help_text="Units on hand to start with."
+        min_value=0,
+        max_value=services.MAX_STOCK,
+        initial=0,
+        required=False,
+        help_text="Units on hand to start with.",
+        widget=UnfoldAdminIntegerFieldWidget,
     )
 
     def __init__(self, *args, **kwargs):
@@ -190,10 +197,15 @@ class VariantChangeForm(forms.ModelForm):
         min_value=0,
         max_value=services.MAX_STOCK,
         required=False,
+        widget=UnfoldAdminIntegerFieldWidget,
         help_text="Leave empty to keep the stock. Never below the allocated units. Recorded in the audit log.",
     )
     stock_reason = forms.CharField(
-        label="Reason for the stock change", max_length=200, required=False, help_text="e.g. delivery, recount"
+        label="Reason for the stock change",
+        max_length=200,
+        required=False,
+        help_text="e.g. delivery, recount",
+        widget=UnfoldAdminTextInputWidget,
     )
 
     def clean(self):
@@ -230,22 +242,42 @@ def _save_variant(request: HttpRequest, form: forms.ModelForm) -> None:
         messages.error(request, f"The stock of {form.instance.sku} was not changed: {exc.detail}")
 
 
+class VariantInlineForm(VariantAddForm):
+    """A variant row of the product page: short labels, so the row fits a 1,366 px screen."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["compare_at_price"].label = "Compare at"
+        self.fields["initial_stock"].label = "Initial"
+        self.fields["initial_stock"].help_text = "Units on hand to start with (new variants only)."
+
+
 class ProductVariantInline(TabularInline):
+    """The product's variants as a table: stock figures read-only (a variant's own page changes its stock
+    through the audited service; a new row's "Initial" stock is set by the same service)."""
+
     model = ProductVariant
-    form = VariantAddForm
+    form = VariantInlineForm
     extra = 0
     show_change_link = True
-    fields = [
-        "sku",
-        "options",
-        "price",
-        "compare_at_price",
-        "currency",
-        "stock_on_hand",
-        "stock_allocated",
-        "initial_stock",
-    ]
-    readonly_fields = ["stock_on_hand", "stock_allocated"]
+    fields = ["sku", "options", "price", "compare_at_price", "currency", "on_hand", "allocated", "initial_stock"]
+    readonly_fields = ["on_hand", "allocated"]
+    # The theme's inputs shrink to their column; these keep a SKU and a price such as 12499.00 readable.
+    wide_fields = {"sku", "price"}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is not None and db_field.name in self.wide_fields:
+            formfield.widget.attrs["class"] = f"{formfield.widget.attrs.get('class', '')} min-w-32".strip()
+        return formfield
+
+    @display(description="On hand")
+    def on_hand(self, obj: ProductVariant) -> int | str:
+        return obj.stock_on_hand if obj.pk else "-"
+
+    @display(description="Allocated")
+    def allocated(self, obj: ProductVariant) -> int | str:
+        return obj.stock_allocated if obj.pk else "-"
 
 
 class ProductImageInline(TabularInline):

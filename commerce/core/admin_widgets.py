@@ -36,9 +36,10 @@ DEFAULT_MAX_KEY_LENGTH = 64
 DEFAULT_MAX_VALUE_LENGTH = 200
 DEFAULT_EXTRA_ROWS = 3
 
-# The look of the theme's text inputs (django-unfold's input classes), so the rows match the other fields.
+# The look of the theme's text inputs (django-unfold's input classes), so the rows match the other fields; at
+# least 8rem wide, so a row stays legible in a tabular inline.
 INPUT_CLASSES = (
-    "border border-base-200 bg-white font-medium min-w-20 placeholder-base-400 rounded-default shadow-xs "
+    "border border-base-200 bg-white font-medium min-w-32 placeholder-base-400 rounded-default shadow-xs "
     "text-font-default-light text-sm px-3 py-2 w-full focus:outline-2 focus:-outline-offset-2 "
     "focus:outline-primary-600 dark:bg-base-900 dark:border-base-700 dark:text-font-default-dark"
 )

@@ -17,6 +17,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
@@ -162,7 +163,8 @@ class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
 
     @display(description="Uses", ordering="times_used")
     def uses(self, obj: Offer) -> str:
-        return f"{obj.times_used} / {obj.usage_limit}" if obj.usage_limit is not None else str(obj.times_used)
+        used = f"{obj.times_used} / {obj.usage_limit}" if obj.usage_limit is not None else str(obj.times_used)
+        return format_html('<span class="whitespace-nowrap">{}</span>', used)
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
