@@ -26,6 +26,7 @@ import time_machine
 from django.contrib.auth.models import Group
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.roles import ALL_ROLES
 from accounts.services.two_factor import totp_secret
 from tests.conftest import chromium_path
 from tests.factories import TEST_PASSWORD, StaffFactory
@@ -53,35 +54,36 @@ LOG_IN = re.compile(r"^(log in|sign in)$", re.I)
 
 
 @pytest.fixture(scope="package")
-def chromium(django_db_setup, django_db_blocker) -> Iterator[Any]:
+def migrated_snapshot(django_db_setup, django_db_blocker) -> str:
+    """The rows the migrations wrote (the roles and their permissions), as Django serialised them when it created
+    the test database for ``serialized_rollback`` (``browser_db`` asks for that)."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        return connection._test_serialized_contents
+
+
+@pytest.fixture(scope="package")
+def chromium(migrated_snapshot) -> Iterator[Any]:
     """The browser, and for as long as it runs, ORM calls allowed in the test thread.
 
     Playwright's sync API keeps an event loop running in the test thread, which Django takes for async code and
     refuses ORM calls from (``SynchronousOnlyOperation``), the database flush after each test included. They are
     safe here: one thread, and no coroutine touches the ORM.
-
-    While that loop runs, Django's per-thread connections are looked up per context instead, so the test thread
-    gets new connection objects (to the same test database). The migrated snapshot that ``serialized_rollback``
-    restores lives on the old ones: it is handed over, or the roles would be gone after the first test's flush.
     """
     from django.db import connections
     from playwright.sync_api import sync_playwright
 
-    with django_db_blocker.unblock():
-        snapshots = {
-            alias: connections[alias]._test_serialized_contents
-            for alias in connections
-            if hasattr(connections[alias], "_test_serialized_contents")
-        }
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            for alias, snapshot in snapshots.items():
-                connections[alias]._test_serialized_contents = snapshot
             browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             yield browser
             browser.close()
+            # Close the connections opened while the loop ran (see browser_db): left open, they would keep the
+            # test database from being dropped at the end of the run.
+            connections.close_all()
     finally:
         if previous is None:
             del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
@@ -90,9 +92,24 @@ def chromium(django_db_setup, django_db_blocker) -> Iterator[Any]:
 
 
 @pytest.fixture
-def browser_db(chromium, django_db_serialized_rollback, transactional_db) -> None:
-    """The database of a browser test: committed rows (the live server's thread reads them), with the rows of
-    the data migrations (the roles) restored first."""
+def browser_db(chromium, migrated_snapshot, django_db_serialized_rollback, transactional_db) -> None:
+    """The database of a browser test: committed rows (the live server's thread reads them), starting from the
+    migrated state, the roles included.
+
+    A transactional test empties every table when it ends, so after the first one (of this package or any other)
+    the roles the data migrations created are gone. They are put back here from the migrated snapshot: the tables
+    are emptied without re-creating content types and permissions (Django re-creates them after a flush, under
+    new ids the snapshot's rows would clash with), then the snapshot is loaded. Django's own restore
+    (``serialized_rollback``) does not happen here: while Playwright's loop runs, the test thread gets its
+    connections per context, which do not carry the snapshot.
+    """
+    from django.core.management import call_command
+    from django.db import connection
+
+    if not Group.objects.filter(name__in=ALL_ROLES).exists():
+        call_command("flush", interactive=False, inhibit_post_migrate=True, verbosity=0)
+        connection.creation.deserialize_db_from_string(migrated_snapshot)
+    assert Group.objects.filter(name__in=ALL_ROLES).count() == len(ALL_ROLES)
 
 
 @pytest.fixture
