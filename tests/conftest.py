@@ -13,15 +13,9 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from tests.browser.chromium import chromium_path
+
 MARKERS = ("postgres", "redis", "celery_worker", "promtool", "browser")
-
-
-def chromium_path() -> str | None:
-    """The system Chromium the browser tests drive (never a browser downloaded by ``playwright install``)."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
 
 
 def _service_available(marker: str) -> bool:

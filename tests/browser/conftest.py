@@ -1,7 +1,7 @@
 """End-to-end tests of the back office in a real headless Chromium, driven by Playwright against pytest-django's
 live server.
 
-* The browser is Debian's ``chromium`` (``tests.conftest.chromium_path``), never one downloaded by
+* The browser is Debian's ``chromium`` (``tests/browser/chromium.py``), never one downloaded by
   ``playwright install``. One browser is launched for the package (``scope="package"``: it closes right after the
   last browser test, so the event loop Playwright's sync API keeps running in the test thread does not outlive
   these tests); every test gets a new context (cookies, storage) and page.
@@ -28,29 +28,17 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.roles import ALL_ROLES
 from accounts.services.two_factor import totp_secret
-from tests.conftest import chromium_path
 from tests.factories import TEST_PASSWORD, StaffFactory
 
+from .chromium import CHROMIUM_ARGS, LOG_IN, VIEWPORT, chromium_path
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI runs as root
-    "--disable-gpu",
-    # No connection attempts to the outside (update checks, sync, field trials, QUIC probes).
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
-VIEWPORT = {"width": 1366, "height": 768}
 # A fixed instant (a Monday morning, mid-step of the 30-second TOTP clock) and a fixed TOTP key: the codes are
 # known values and nothing depends on the day the suite runs.
 FROZEN_AT = dt.datetime(2026, 3, 2, 9, 30, 10, tzinfo=dt.UTC)
 TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238's test key, hex
 # Generous for a loaded 2-core CI machine; a passing step takes milliseconds.
 TIMEOUT_MS = 15_000
-
-LOG_IN = re.compile(r"^(log in|sign in)$", re.I)
 
 
 @pytest.fixture(scope="package")
