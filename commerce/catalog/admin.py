@@ -161,8 +161,10 @@ class CategoryAdmin(ServiceModelAdmin):
         services.categories_delete(category_ids=ids)
 
 
-def options_field() -> KeyValueField:
-    return KeyValueField(label="Options", help_text="One option per row, e.g. size: M. Leave blank rows empty.")
+def options_field(extra_rows: int = 3) -> KeyValueField:
+    return KeyValueField(
+        label="Options", help_text="One option per row, e.g. size: M. Leave blank rows empty.", extra_rows=extra_rows
+    )
 
 
 class VariantAddForm(forms.ModelForm):
@@ -243,7 +245,11 @@ def _save_variant(request: HttpRequest, form: forms.ModelForm) -> None:
 
 
 class VariantInlineForm(VariantAddForm):
-    """A variant row of the product page: short labels, so the row fits a 1,366 px screen."""
+    """A variant row of the product page: short labels, so the row fits a 1,366 px screen, and one blank option
+    row (each row is two more posted fields, and Django refuses a form of over ``DATA_UPLOAD_MAX_NUMBER_FIELDS``:
+    a product with many variants must stay savable; "Save and continue editing" brings a new blank row)."""
+
+    options = options_field(extra_rows=1)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -641,3 +642,30 @@ def test_variant_changelist_shows_prices_with_their_currency(admin_login, make_p
 
     assert '<span class="block text-right whitespace-nowrap">1299.00 INR</span>' in page
     assert '<span class="block text-right whitespace-nowrap">15.50 USD</span>' in page
+
+
+def test_the_variant_table_offers_one_blank_option_row_per_variant(admin_login, catalog_manager_user, make_product):
+    product = make_product(slug="kettle", image=False)
+    ProductVariant.objects.filter(product=product).update(options={"size": "M"})
+    client = admin_login(catalog_manager_user)
+
+    page = client.get(f"/admin/catalog/product/{product.pk}/change/").content.decode()
+
+    assert 'name="variants-0-options_key_0" id="id_variants-0-options_key_0" value="size"' in page
+    assert 'name="variants-0-options_key_1" id="id_variants-0-options_key_1" value=""' in page
+    assert 'name="variants-0-options_key_2"' not in page
+
+
+def test_a_product_with_sixty_variants_stays_within_the_posted_field_limit(
+    admin_login, catalog_manager_user, make_product, settings
+):
+    product = make_product(slug="kettle", prices=(), image=False)
+    for _ in range(60):
+        ProductVariantFactory(product=product, options={"size": "M", "colour": "red"})
+    client = admin_login(catalog_manager_user)
+
+    page = client.get(f"/admin/catalog/product/{product.pk}/change/").content.decode()
+
+    form = page.split('id="product_form"', 1)[1].split("</form>", 1)[0]
+    posted = set(re.findall(r'<(?:input|select|textarea)[^>]*\sname="([^"]+)"', form))
+    assert 840 <= len(posted) < settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
