@@ -171,6 +171,11 @@ class RenderedCard:
     url: str | None = None
     chart_json: str | None = None
 
+    @property
+    def detailed(self) -> bool:
+        """Has a chart or a table (laid out in the wider second row), not only figures."""
+        return self.data.chart is not None or self.data.table is not None
+
 
 _cards: dict[str, Card] = {}
 _scope_resolvers: list[ScopeResolver] = []

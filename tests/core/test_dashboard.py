@@ -357,3 +357,10 @@ def test_merchant_staff_index_page_query_budget(shop, frozen, client, admin_logi
         assert client.get("/admin/").status_code == 200
     with django_assert_num_queries(MERCHANT_INDEX_QUERIES_WARM):
         assert client.get("/admin/").status_code == 200
+
+
+def test_staff_without_cards_get_a_short_note_instead(shop, frozen, client, admin_login):
+    admin_login(StaffFactory())
+    html = client.get("/admin/").content.decode()
+    assert _figures(html) == {}
+    assert "Nothing to show yet: your role has no dashboard cards." in html
