@@ -488,6 +488,7 @@ def test_variant_options_are_edited_as_key_value_rows(admin_login, catalog_manag
     assert 'name="options_key_0" id="id_options_key_0" value="size"' in page
     assert 'name="options_value_1" id="id_options_value_1" value="red"' in page
     assert 'name="options_key_2" id="id_options_key_2" value=""' in page
+    assert '<select name="currency"' in page
 
 
 def test_a_bad_option_row_is_a_form_error_not_a_500(admin_login, catalog_manager_user, make_product):

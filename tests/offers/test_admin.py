@@ -352,6 +352,17 @@ def test_offer_list_shows_fixed_discounts_as_money_and_percentages_as_rates(
     assert 'aria-label="Select record"' in page  # the offers list has actions: the read-only lists below do not
 
 
+def test_the_offer_currency_is_a_select_of_supported_currencies(client, admin_login, catalog_manager, merchant):
+    admin_login(client, catalog_manager)
+
+    page = client.get("/admin/offers/offer/add/").content.decode()
+
+    select = page.split('<select name="currency"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="INR" selected>' in select
+    assert '<option value="USD">' in select
+    assert 'value="KWD"' not in select
+
+
 def test_redemption_list_shows_the_amount_with_its_currency(client, admin_login, catalog_manager, merchant):
     offer = OfferFactory(merchant=merchant)
     coupon_redeem(offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("42.5"))
