@@ -23,11 +23,14 @@ from typing import Any
 import pyotp
 import pytest
 import time_machine
+from django.conf import settings
 from django.contrib.auth.models import Group
+from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.roles import ALL_ROLES
 from accounts.services.two_factor import totp_secret
+from tests.conftest import login_verified
 from tests.factories import TEST_PASSWORD, StaffFactory
 
 from .chromium import CHROMIUM_ARGS, LOG_IN, VIEWPORT, chromium_path
@@ -155,13 +158,27 @@ def fill_sign_in(page: Any, *, email: str, code: str, password: str = TEST_PASSW
 
 @pytest.fixture
 def sign_in(page) -> Callable[[Any, TOTPDevice], None]:
-    """``sign_in(user, device)``: signs ``page`` in to the admin with the device's current code."""
+    """``sign_in(user, device)``: signs ``page`` in to the admin through the sign-in form, with the device's code."""
 
     def _sign_in(user: Any, device: TOTPDevice) -> None:
         fill_sign_in(page, email=user.email, code=totp_code(device))
         assert page.locator("input[name=otp_token]").count() == 0, "still on the sign-in page"
 
     return _sign_in
+
+
+@pytest.fixture
+def signed_in(page, live_server) -> Callable[[Any], None]:
+    """``signed_in(user)``: gives ``page`` the session cookie of ``user`` signed in with a verified second factor,
+    as the sign-in form leaves it (``tests.conftest.login_verified``), without loading the form: the tests of
+    other screens start there, and only the sign-in tests pay for the form."""
+
+    def _signed_in(user: Any) -> None:
+        client = login_verified(Client(), user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+
+    return _signed_in
 
 
 def changelist_checkbox(page: Any, pk: int) -> Any:

@@ -32,11 +32,11 @@ def shops(browser_db):
 
 
 def test_merchant_staff_see_only_their_products_and_a_404_for_another_merchants(
-    page, make_staff, sign_in, shops, live_server
+    page, make_staff, signed_in, shops, live_server
 ):
-    user, device = make_staff("staff@kettle-corner.example.com", roles=(MERCHANT_STAFF,))
+    user, _ = make_staff("staff@kettle-corner.example.com", roles=(MERCHANT_STAFF,))
     MerchantMembershipFactory(merchant=shops["mine"], user=user)
-    sign_in(user, device)
+    signed_in(user)
 
     page.goto("/admin/catalog/product/")
     assert change_links(page, "catalog/product") == {
@@ -50,10 +50,10 @@ def test_merchant_staff_see_only_their_products_and_a_404_for_another_merchants(
     assert page.get_by_text("Porcelain Teapot").count() == 0
 
 
-def test_editing_a_variants_options_saves_them(page, make_staff, sign_in, browser_db):
+def test_editing_a_variants_options_saves_them(page, make_staff, signed_in, browser_db):
     variant = ProductVariantFactory(sku="KETTLE-1L", options={"size": "1 L"})
-    user, device = make_staff("catalog@example.com", superuser=True)
-    sign_in(user, device)
+    user, _ = make_staff("catalog@example.com", superuser=True)
+    signed_in(user)
 
     page.goto(f"/admin/catalog/productvariant/{variant.pk}/change/")
     # The options are key/value rows: the first holds the current option, the next ones are empty.

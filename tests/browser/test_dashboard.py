@@ -76,11 +76,11 @@ def chart_data(page, key):
     )
 
 
-def test_the_dashboard_shows_the_cards_figures_and_charts_and_switches_range(page, make_staff, sign_in, shop):
-    user, device = make_staff("ops@example.com", superuser=True)
-    sign_in(user, device)
+def test_the_dashboard_shows_the_cards_figures_and_charts_and_switches_range(page, make_staff, signed_in, shop):
+    user, _ = make_staff("ops@example.com", superuser=True)
+    signed_in(user)
+    page.goto("/admin/")
 
-    assert page.url.endswith("/admin/")
     assert page.get_by_text("Last 30 days", exact=True).is_visible()
     assert card_keys(page) == ALL_CARDS
     for title in ("Offer views and clicks", "Top offers by clicks", "New shoppers", "Notifications (System)"):
@@ -110,10 +110,11 @@ def test_the_dashboard_shows_the_cards_figures_and_charts_and_switches_range(pag
     assert top.get_by_text("Teapot Tuesday").is_visible()
 
 
-def test_merchant_staff_see_their_merchants_cards_only(page, make_staff, sign_in, shop):
-    user, device = make_staff("staff@kettle-corner.example.com", roles=(MERCHANT_STAFF,))
+def test_merchant_staff_see_their_merchants_cards_only(page, make_staff, signed_in, shop):
+    user, _ = make_staff("staff@kettle-corner.example.com", roles=(MERCHANT_STAFF,))
     MerchantMembershipFactory(merchant=shop["mine"], user=user)
-    sign_in(user, device)
+    signed_in(user)
+    page.goto("/admin/")
 
     assert card_keys(page) == ["catalog.products", "offers.live", "offers.activity", "offers.top"]
     assert page.get_by_text("New shoppers", exact=True).count() == 0

@@ -14,11 +14,11 @@ from .conftest import changelist_checkbox, run_action
 pytestmark = [pytest.mark.postgres, pytest.mark.browser]
 
 
-def test_switching_an_offer_off_with_the_changelist_action(page, make_staff, sign_in):
+def test_switching_an_offer_off_with_the_changelist_action(page, make_staff, signed_in):
     paused = OfferFactory(title="Monsoon Sale 20% off", code="MONSOON20")
     OfferFactory(title="Welcome 10% off", code="WELCOME10")
-    user, device = make_staff("offers@example.com", superuser=True)
-    sign_in(user, device)
+    user, _ = make_staff("offers@example.com", superuser=True)
+    signed_in(user)
 
     page.goto("/admin/offers/offer/")
     changelist_checkbox(page, paused.pk).check()
@@ -28,7 +28,7 @@ def test_switching_an_offer_off_with_the_changelist_action(page, make_staff, sig
     assert dict(Offer.objects.values_list("code", "is_active")) == {"MONSOON20": False, "WELCOME10": True}
 
 
-def test_resending_a_dead_letter_from_the_notifications_admin(page, make_staff, sign_in, eager_celery):
+def test_resending_a_dead_letter_from_the_notifications_admin(page, make_staff, signed_in, eager_celery):
     dead = Notification.objects.create(
         channel=Notification.Channel.EMAIL,
         recipient="asha@example.com",
@@ -39,8 +39,8 @@ def test_resending_a_dead_letter_from_the_notifications_admin(page, make_staff, 
         attempts=5,
         last_error="SMTPRecipientsRefused: 450 mailbox unavailable",
     )
-    user, device = make_staff("support@example.com", superuser=True)
-    sign_in(user, device)
+    user, _ = make_staff("support@example.com", superuser=True)
+    signed_in(user)
 
     page.goto("/admin/notifications/notification/?status__exact=failed")
     changelist_checkbox(page, dead.pk).check()
