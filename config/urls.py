@@ -1,6 +1,7 @@
 """Root URLs: the home page, the versioned REST API, its schema and docs, the admin and Prometheus metrics.
 
-Each app contributes its endpoints through its own ``api/urls.py``; the public paths are listed in the README and documented by the OpenAPI schema.
+Each app contributes its endpoints through its own ``api/urls.py``; the public paths are listed in the README and
+documented by the OpenAPI schema.
 The last ``/api/`` pattern is a catch-all answering the JSON 404 (``commerce.core.api.errors.api_not_found``),
 so unknown API paths get the error shape with DEBUG on too: keep every API route above it.
 """
