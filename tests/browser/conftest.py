@@ -113,10 +113,23 @@ def frozen_clock() -> Iterator[time_machine.Traveller]:
 def page(request, chromium, browser_db, frozen_clock, live_server) -> Iterator[Any]:
     """A new page in a fresh context (no cookies), at 1,366 x 768, addressed relative to the live server.
 
-    The browser console's warnings and errors (a CSP violation, a script error) are kept for the failure report.
+    Every page must work from our own server alone and within its Content-Security-Policy: a request to any other
+    origin (a CDN) is refused and, like a CSP violation reported in the console, fails the test when it ends. The
+    console's warnings and errors are kept for the failure report.
     """
     context = chromium.new_context(viewport=VIEWPORT, base_url=live_server.url, locale="en-GB")
     context.set_default_timeout(TIMEOUT_MS)
+    outside: list[str] = []
+
+    def refuse_other_origins(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(f"{live_server.url}/"):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context.route("**/*", refuse_other_origins)
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
@@ -124,6 +137,8 @@ def page(request, chromium, browser_db, frozen_clock, live_server) -> Iterator[A
     request.node.browser_console = console
     yield page
     context.close()
+    assert outside == [], "requests to other origins"
+    assert [line for line in console if "Content Security Policy" in line] == []
 
 
 def totp_code(device: TOTPDevice) -> str:

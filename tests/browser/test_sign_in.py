@@ -2,7 +2,12 @@
 
 import datetime as dt
 
+import pyotp
 import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.services.two_factor import totp_secret
+from tests.factories import StaffFactory
 
 from .conftest import fill_sign_in, totp_code
 
@@ -37,3 +42,25 @@ def test_a_wrong_code_shows_the_error_and_stays_on_the_sign_in_page(page, make_s
     frozen_clock.shift(dt.timedelta(seconds=2))
     fill_sign_in(page, email=user.email, code=totp_code(device))
     assert page.url == f"{live_server.url}/admin/"
+
+
+def test_staff_without_an_authenticator_set_it_up_after_the_password(page, browser_db, live_server):
+    user = StaffFactory(email="new.staff@example.com", is_superuser=True)
+
+    fill_sign_in(page, email=user.email, code="")
+
+    assert page.url == f"{live_server.url}/admin/otp/setup/"
+    assert page.get_by_role("img", name="QR code for your authenticator app").is_visible()
+    secret = page.locator("#otp-secret").inner_text().strip()
+    page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    page.wait_for_load_state()
+
+    assert page.get_by_text("Two-factor authentication is on").first.is_visible()
+    device = TOTPDevice.objects.get(user=user)
+    assert device.confirmed is True
+    assert totp_secret(device) == secret
+    # The session is verified now: the admin opens without another sign-in.
+    page.goto("/admin/")
+    assert page.url == f"{live_server.url}/admin/"
+    assert page.locator("a[href='/admin/catalog/product/']").first.is_visible()
