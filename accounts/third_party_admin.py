@@ -9,6 +9,8 @@ Imported by :mod:`accounts.admin`; ``accounts`` comes after these libraries in `
 admin modules have registered by then.
 """
 
+from typing import Any
+
 from axes.admin import AccessAttemptAdmin as BaseAccessAttemptAdmin
 from axes.admin import AccessFailureLogAdmin as BaseAccessFailureLogAdmin
 from axes.admin import AccessLogAdmin as BaseAccessLogAdmin
@@ -17,6 +19,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.models import Group
 from django.db import models
+from django.http import HttpRequest
 from django_otp.plugins.otp_static.admin import StaticDeviceAdmin as BaseStaticDeviceAdmin
 from django_otp.plugins.otp_static.admin import StaticTokenInline as BaseStaticTokenInline
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -44,23 +47,46 @@ class StaticDeviceAdmin(BaseStaticDeviceAdmin, ModelAdmin):
     inlines = [StaticTokenInline]
 
 
-class OutstandingTokenAdmin(BaseOutstandingTokenAdmin, ModelAdmin):
+class ReadOnlyRecordMixin:
+    """Records the libraries write: shown, never added, edited or deleted here (no Save buttons, no actions).
+
+    Deleting a revoked token would make it valid again, and sign-in logs are evidence; a session is revoked by
+    its owner (``DELETE me/sessions/{id}``) through the token service. Listed first, so it wins over the
+    library's own permission methods."""
+
+    actions: Any = None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class OutstandingTokenAdmin(ReadOnlyRecordMixin, BaseOutstandingTokenAdmin, ModelAdmin):
     pass
 
 
-class BlacklistedTokenAdmin(BaseBlacklistedTokenAdmin, ModelAdmin):
+class BlacklistedTokenAdmin(ReadOnlyRecordMixin, BaseBlacklistedTokenAdmin, ModelAdmin):
     pass
 
 
 class AccessAttemptAdmin(BaseAccessAttemptAdmin, ModelAdmin):
+    """Failed-attempt counters: deleting one unlocks the account or address (the admin role's job), so delete
+    stays; adding or editing a counter by hand does not."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AccessLogAdmin(ReadOnlyRecordMixin, BaseAccessLogAdmin, ModelAdmin):
     pass
 
 
-class AccessLogAdmin(BaseAccessLogAdmin, ModelAdmin):
-    pass
-
-
-class AccessFailureLogAdmin(BaseAccessFailureLogAdmin, ModelAdmin):
+class AccessFailureLogAdmin(ReadOnlyRecordMixin, BaseAccessFailureLogAdmin, ModelAdmin):
     pass
 
 

@@ -334,3 +334,35 @@ def test_the_lockout_page_is_in_the_theme(client, settings):
     assert re.search(r"<title>\s*Sign-in locked \| Commerce back office\s*</title>", html)
     assert "Too many failed sign-in attempts." in html
     assert "'unsafe-eval'" in locked["Content-Security-Policy"]  # the theme's scripts may run here too
+
+
+@pytest.mark.parametrize(
+    "model_path",
+    [
+        "rest_framework_simplejwt.token_blacklist.models.OutstandingToken",
+        "rest_framework_simplejwt.token_blacklist.models.BlacklistedToken",
+        "axes.models.AccessLog",
+        "axes.models.AccessFailureLog",
+    ],
+)
+def test_library_records_are_read_only_for_everyone(model_path, rf):
+    from django.utils.module_loading import import_string
+
+    model_admin = admin.site._registry[import_string(model_path)]
+    request = rf.get("/admin/")
+    request.user = UserFactory(is_staff=True, is_superuser=True)
+    assert model_admin.has_add_permission(request) is False
+    assert model_admin.has_change_permission(request) is False
+    assert model_admin.has_delete_permission(request) is False
+    assert model_admin.get_actions(request) == {}
+
+
+def test_access_attempts_can_be_deleted_to_unlock_but_not_edited(rf):
+    from axes.models import AccessAttempt
+
+    model_admin = admin.site._registry[AccessAttempt]
+    request = rf.get("/admin/")
+    request.user = UserFactory(is_staff=True, is_superuser=True)
+    assert model_admin.has_add_permission(request) is False
+    assert model_admin.has_change_permission(request) is False
+    assert model_admin.has_delete_permission(request) is True
