@@ -161,14 +161,20 @@ def make_staff(browser_db) -> Callable[..., tuple[Any, TOTPDevice]]:
     return make
 
 
+def submit(page: Any, control: Any) -> None:
+    """Click ``control`` (a submit button, a link) and wait until the page it leads to has loaded, so what the
+    test reads next is the new page, however slow the server."""
+    with page.expect_navigation():
+        control.click()
+
+
 def fill_sign_in(page: Any, *, email: str, code: str, password: str = TEST_PASSWORD) -> None:
     """Fill and submit the admin sign-in form (by its field names, which every theme keeps)."""
     page.goto("/admin/login/")
     page.locator("input[name=username]").fill(email)
     page.locator("input[name=password]").fill(password)
     page.locator("input[name=otp_token]").fill(code)
-    page.get_by_role("button", name=LOG_IN).click()
-    page.wait_for_load_state()
+    submit(page, page.get_by_role("button", name=LOG_IN))
 
 
 @pytest.fixture
@@ -204,8 +210,7 @@ def changelist_checkbox(page: Any, pk: int) -> Any:
 def run_action(page: Any, label: str) -> None:
     """Pick an admin action by its visible label and run it (Django's ``action`` select and ``index`` button)."""
     page.locator("select[name=action]").select_option(label=label)
-    page.locator("button[name=index]").click()
-    page.wait_for_load_state()
+    submit(page, page.locator("button[name=index]"))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -8,6 +8,8 @@ from accounts.roles import MERCHANT_STAFF
 from commerce.catalog.models import ProductVariant
 from tests.catalog.factories import MerchantFactory, MerchantMembershipFactory, ProductFactory, ProductVariantFactory
 
+from .conftest import submit
+
 pytestmark = [pytest.mark.postgres, pytest.mark.browser]
 
 
@@ -61,8 +63,7 @@ def test_editing_a_variants_options_saves_them(page, make_staff, signed_in, brow
     page.get_by_label("Value 1", exact=True).fill("1.5 L")
     page.get_by_label("Key 2", exact=True).fill("colour")
     page.get_by_label("Value 2", exact=True).fill("Copper")
-    page.get_by_role("button", name="Save", exact=True).click()
-    page.wait_for_load_state()
+    submit(page, page.get_by_role("button", name="Save", exact=True))
 
     assert page.get_by_text(re.compile(r"KETTLE-1L.{0,3} was changed successfully")).is_visible()
     variant.refresh_from_db()

@@ -10,6 +10,8 @@ from tests.catalog.factories import MerchantFactory, MerchantMembershipFactory, 
 from tests.factories import UserFactory
 from tests.offers.factories import OfferDailyStatsFactory, OfferFactory
 
+from .conftest import submit
+
 pytestmark = [pytest.mark.postgres, pytest.mark.browser]
 
 ALL_CARDS = [
@@ -93,8 +95,7 @@ def test_the_dashboard_shows_the_cards_figures_and_charts_and_switches_range(pag
     activity = chart_data(page, "offers.activity")
     assert (len(activity["Views"]), sum(activity["Views"]), sum(activity["Clicks"])) == (30, 450, 55)
 
-    page.get_by_role("link", name="7 days", exact=True).click()
-    page.wait_for_load_state()
+    submit(page, page.get_by_role("link", name="7 days", exact=True))
 
     assert page.url.endswith("/admin/?days=7")
     assert page.get_by_role("heading", name="Last 7 days").is_visible()

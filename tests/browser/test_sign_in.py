@@ -9,7 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.services.two_factor import totp_secret
 from tests.factories import StaffFactory
 
-from .conftest import fill_sign_in, totp_code
+from .conftest import fill_sign_in, submit, totp_code
 
 pytestmark = [pytest.mark.postgres, pytest.mark.browser]
 
@@ -53,8 +53,7 @@ def test_staff_without_an_authenticator_set_it_up_after_the_password(page, brows
     assert page.get_by_role("img", name="QR code for your authenticator app").is_visible()
     secret = page.locator("#otp-secret").inner_text().strip()
     page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Turn on two-factor authentication").click()
-    page.wait_for_load_state()
+    submit(page, page.get_by_role("button", name="Turn on two-factor authentication"))
 
     assert page.get_by_text("Two-factor authentication is on").first.is_visible()
     device = TOTPDevice.objects.get(user=user)
