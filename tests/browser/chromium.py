@@ -7,6 +7,7 @@ import shutil
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root
     "--disable-gpu",
+    "--disable-dev-shm-usage",  # containers often have a 64 MB /dev/shm, too small for Chromium's shared memory
     # No connection attempts to the outside (update checks, sync, field trials, QUIC probes).
     "--disable-background-networking",
     "--disable-component-update",
