@@ -5,7 +5,8 @@ live server.
   ``playwright install``. One browser is launched for the package (``scope="package"``: it closes right after the
   last browser test, so the event loop Playwright's sync API keeps running in the test thread does not outlive
   these tests); every test gets a new context (cookies, storage) and page.
-* Every test here is marked ``postgres`` and ``browser`` and uses ``browser_db`` (a transactional database, which
+* Every test here is marked ``browser`` (deselected only where Chromium is missing; they run on SQLite and on
+  PostgreSQL) and uses ``browser_db`` (a transactional database, which
   the live server's thread needs to see the test's rows, restored from the migrated snapshot so the roles created
   by data migrations exist).
 * Time is frozen (``frozen_clock``) in the whole process, the live server's thread included, so a TOTP code is

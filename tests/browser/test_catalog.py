@@ -10,7 +10,7 @@ from tests.catalog.factories import MerchantFactory, MerchantMembershipFactory, 
 
 from .conftest import submit
 
-pytestmark = [pytest.mark.postgres, pytest.mark.browser]
+pytestmark = [pytest.mark.browser]
 
 
 def change_links(page, model_path):

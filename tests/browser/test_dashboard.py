@@ -12,7 +12,7 @@ from tests.offers.factories import OfferDailyStatsFactory, OfferFactory
 
 from .conftest import submit
 
-pytestmark = [pytest.mark.postgres, pytest.mark.browser]
+pytestmark = [pytest.mark.browser]
 
 ALL_CARDS = [
     "catalog.products",

@@ -11,7 +11,7 @@ from tests.offers.factories import OfferFactory
 
 from .conftest import changelist_checkbox, run_action
 
-pytestmark = [pytest.mark.postgres, pytest.mark.browser]
+pytestmark = [pytest.mark.browser]
 
 
 def test_switching_an_offer_off_with_the_changelist_action(page, make_staff, signed_in):

@@ -11,7 +11,7 @@ from tests.factories import StaffFactory
 
 from .conftest import fill_sign_in, submit, totp_code
 
-pytestmark = [pytest.mark.postgres, pytest.mark.browser]
+pytestmark = [pytest.mark.browser]
 
 
 def test_staff_sign_in_with_a_totp_code_lands_on_the_admin_index(page, make_staff, live_server):
