@@ -25,6 +25,17 @@ def other_merchant():
     return MerchantFactory(slug="globex", name="Globex")
 
 
+# The same two merchants under their names, for tests that read better with them.
+@pytest.fixture
+def acme(merchant):
+    return merchant
+
+
+@pytest.fixture
+def globex(other_merchant):
+    return other_merchant
+
+
 @pytest.fixture
 def merchant_staff(merchant):
     user = StaffFactory(email="staff@acme.example.com")

@@ -272,16 +272,19 @@ def test_admin_sets_the_targets_through_the_service(client, admin_login, catalog
     assert list(offer.categories.all()) == [shoes]
 
 
+def _service_record(model: str, offer):
+    """One row of a record the offer services write (a redemption, a click, a day's counts)."""
+    if model == "offerredemption":
+        return coupon_redeem(offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("1.00"))
+    if model == "offerclick":
+        return OfferClick.objects.create(offer=offer)
+    return OfferDailyStats.objects.create(offer=offer, date=date(2026, 5, 4), views=3)
+
+
 @pytest.mark.parametrize("model", ["offerredemption", "offerclick", "offerdailystats"])
 def test_service_records_cannot_be_deleted_in_the_admin_even_by_a_superuser(client, admin_login, merchant, model):
     offer = OfferFactory(merchant=merchant)
-    record = {
-        "offerredemption": lambda: coupon_redeem(
-            offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("1.00")
-        ),
-        "offerclick": lambda: OfferClick.objects.create(offer=offer),
-        "offerdailystats": lambda: OfferDailyStats.objects.create(offer=offer, date=date(2026, 5, 4), views=3),
-    }[model]()
+    record = _service_record(model, offer)
     superuser = StaffFactory(email="root@example.com", is_superuser=True)
     admin_login(client, superuser)
 
@@ -376,13 +379,7 @@ def test_redemption_list_shows_the_amount_with_its_currency(client, admin_login,
 @pytest.mark.parametrize("model", ["offerredemption", "offerclick", "offerdailystats"])
 def test_service_records_show_no_save_buttons_no_add_button_and_no_checkboxes(client, admin_login, merchant, model):
     offer = OfferFactory(merchant=merchant)
-    record = {
-        "offerredemption": lambda: coupon_redeem(
-            offer=offer, user=UserFactory(), order_reference="ORD-1", amount=Decimal("1.00")
-        ),
-        "offerclick": lambda: OfferClick.objects.create(offer=offer),
-        "offerdailystats": lambda: OfferDailyStats.objects.create(offer=offer, date=date(2026, 5, 4), views=3),
-    }[model]()
+    record = _service_record(model, offer)
     admin_login(client, StaffFactory(email="root@example.com", is_superuser=True))
 
     listing = client.get(f"/admin/offers/{model}/").content.decode()

@@ -7,7 +7,6 @@ import time_machine
 
 from commerce.core.dashboard import CardContext, Chart, Figure, Series, Table, period_ending
 from commerce.offers.dashboard import activity_card, offers_card, top_offers_card
-from tests.catalog.factories import MerchantFactory
 from tests.offers.factories import OfferDailyStatsFactory, OfferFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,16 +23,6 @@ def _context(scope, *, days=30):
 def frozen():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def acme():
-    return MerchantFactory(slug="acme", name="Acme")
-
-
-@pytest.fixture
-def globex():
-    return MerchantFactory(slug="globex", name="Globex")
 
 
 def test_offers_card_counts_live_offers_and_those_ending_within_a_week(frozen, acme, globex, django_assert_num_queries):

@@ -9,22 +9,12 @@ from django.core.exceptions import ValidationError
 from commerce.core.errors import Conflict
 from commerce.offers.models import AppliesTo, Offer
 from commerce.offers.services import coupon_redeem, offer_save, offer_set_active
-from tests.catalog.factories import CategoryFactory, MerchantFactory, ProductFactory
+from tests.catalog.factories import CategoryFactory, ProductFactory
 from tests.factories import UserFactory
 
 from .factories import OfferFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def acme():
-    return MerchantFactory(slug="acme", name="Acme")
-
-
-@pytest.fixture
-def globex():
-    return MerchantFactory(slug="globex", name="Globex")
 
 
 def new_offer(merchant, **fields) -> Offer:
