@@ -43,20 +43,17 @@ class AuditContext:
 _context: ContextVar[AuditContext | None] = ContextVar("audit_context", default=None)
 
 
-def client_ip(request: HttpRequest | Any) -> str | None:
-    """The client address as the throttles and django-axes see it (:func:`commerce.core.client_ip.client_ip`:
-    ``REMOTE_ADDR``, or ``X-Forwarded-For`` behind ``NUM_PROXIES`` proxies); ``None`` when unknown."""
-    if getattr(request, "META", None) is None:
-        return None
-    return client_ip_or_none(request)
-
-
 def context_from_request(request: HttpRequest | Any, *, actor: User | None = None) -> AuditContext:
     if actor is None:
         user = getattr(request, "user", None)
         actor = user if getattr(user, "is_authenticated", False) else None
-    meta = getattr(request, "META", None) or {}
-    return AuditContext(actor=actor, ip_address=client_ip(request), user_agent=meta.get("HTTP_USER_AGENT", "")[:512])
+    meta = getattr(request, "META", None)
+    if meta is None:  # not an HTTP request (a task, the shell): no address to record
+        return AuditContext(actor=actor)
+    # The address the throttles and django-axes see; None (not "unknown") for the GenericIPAddressField.
+    return AuditContext(
+        actor=actor, ip_address=client_ip_or_none(request), user_agent=meta.get("HTTP_USER_AGENT", "")[:512]
+    )
 
 
 @contextmanager
