@@ -13,16 +13,27 @@ class DomainError(Exception):
     status: int = 400
     default_code: str = "invalid"
 
-    def __init__(self, detail: str, *, code: str | None = None, fields: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.code = code or self.default_code
         self.fields = fields
+        # Documented extra members of the body beside code/detail/fields (e.g. the new cart of ``cart_changed``).
+        self.extra = extra
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "detail": self.detail}
         if self.fields:
             body["fields"] = self.fields
+        if self.extra:
+            body.update({key: value for key, value in self.extra.items() if key not in body})
         return body
 
 

@@ -112,3 +112,31 @@ def from_minor_units(minor: int, currency: str) -> Decimal:
 def percent_of(amount: Decimal, rate_percent: Decimal, currency: str | None = None) -> Decimal:
     """``rate_percent`` per cent of ``amount``, rounded once at the end."""
     return quantize(to_decimal(amount) * to_decimal(rate_percent) / Decimal(100), currency)
+
+
+def allocate(total: Decimal, weights: list[Decimal], currency: str | None = None) -> list[Decimal]:
+    """Split ``total`` over ``weights`` in proportion, in whole minor units that add up to ``total`` exactly.
+
+    Each share is rounded down to the minor unit and the units left over go, one each, to the largest
+    remainders (ties to the earlier weight): ``allocate(Decimal("10"), [1, 1, 1]) == [3.34, 3.33, 3.33]``.
+    All weights zero: everything goes to the first weight. No weights: ``[]`` (and ``total`` must be zero).
+    """
+    places = currency_places(currency or default_currency())
+    minor_total = int(quantize(total, currency).scaleb(places))
+    if not weights:
+        if minor_total:
+            raise MoneyError("Cannot allocate a non-zero amount over no weights.")
+        return []
+    parts = [to_decimal(weight) for weight in weights]
+    if any(part < 0 for part in parts):
+        raise MoneyError("Weights must not be negative.")
+    weight_sum = sum(parts, Decimal(0))
+    if weight_sum == 0:
+        parts, weight_sum = [Decimal(1)] + [Decimal(0)] * (len(parts) - 1), Decimal(1)
+    exact = [Decimal(minor_total) * part / weight_sum for part in parts]
+    floors = [int(share) for share in exact]
+    left = minor_total - sum(floors)
+    by_remainder = sorted(range(len(parts)), key=lambda index: (-(exact[index] - floors[index]), index))
+    for index in by_remainder[:left]:
+        floors[index] += 1
+    return [Decimal(minor).scaleb(-places) for minor in floors]

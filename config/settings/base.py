@@ -470,6 +470,23 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# --- Orders ---------------------------------------------------------------------------------------------
+# Prices include tax; the tax component of each line uses its category's rate (admin: "Category tax rates"),
+# its parent category's, or this default (per cent).
+ORDER_DEFAULT_TAX_RATE = env.str("ORDER_DEFAULT_TAX_RATE", default="18.00")
+# Shipping of merchants without their own row (admin: "Merchant shipping"): a flat fee per order, waived when
+# the amount after discounts reaches the threshold.
+ORDER_SHIPPING_FLAT_FEE = env.str("ORDER_SHIPPING_FLAT_FEE", default="49.00")
+ORDER_FREE_SHIPPING_THRESHOLD = env.str("ORDER_FREE_SHIPPING_THRESHOLD", default="499.00")
+# Unpaid orders expire (stock and coupon use released) this long after they are placed.
+ORDER_PAYMENT_TIMEOUT_MINUTES = env.int("ORDER_PAYMENT_TIMEOUT_MINUTES", default=30)
+# Checkout Idempotency-Key records are kept this long.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# The seller printed on invoices.
+INVOICE_SELLER_NAME = env.str("INVOICE_SELLER_NAME", default="Commerce Platform Pvt. Ltd.")
+INVOICE_SELLER_ADDRESS = env.str("INVOICE_SELLER_ADDRESS", default="12 MG Road, Bengaluru 560001, Karnataka, India")
+INVOICE_SELLER_TAX_ID = env.str("INVOICE_SELLER_TAX_ID", default="29ABCDE1234F1Z5")
+
 # --- Logging --------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "text" or "json"

@@ -1,6 +1,13 @@
 """Every write of the offers app. Import from here: ``from commerce.offers.services import coupon_validate``."""
 
-from .coupons import CartLine, CouponQuote, coupon_redeem, coupon_release, coupon_validate
+from .coupons import (
+    CartLine,
+    CouponQuote,
+    coupon_eligible_lines,
+    coupon_redeem,
+    coupon_release,
+    coupon_validate,
+)
 from .events import (
     CLICK_ID_PARAM,
     FlushResult,
@@ -18,6 +25,7 @@ __all__ = [
     "CouponQuote",
     "FlushResult",
     "RecordedClick",
+    "coupon_eligible_lines",
     "coupon_redeem",
     "coupon_release",
     "coupon_validate",

@@ -100,16 +100,20 @@ def _check_limits(offer: Offer, user_id: int | None) -> None:
             raise CouponPerUserLimit(f"You have already used this coupon {times}.")
 
 
-def _eligible_amount(offer: Offer, lines: Sequence[CartLine]) -> Decimal:
+def coupon_eligible_lines(*, offer: Offer, lines: Sequence[CartLine]) -> list[bool]:
+    """Which of ``lines`` the offer's discount applies to, in order (the checkout shares the discount among them)."""
     if offer.applies_to == AppliesTo.MERCHANT:
-        eligible = list(lines)
-    elif offer.applies_to == AppliesTo.CATEGORIES:
+        return [True] * len(lines)
+    if offer.applies_to == AppliesTo.CATEGORIES:
         category_ids = category_ids_with_descendants(set(offer.categories.values_list("id", flat=True)))
-        eligible = [line for line in lines if line.category_id in category_ids]
-    else:
-        product_ids = set(offer.products.values_list("id", flat=True))
-        eligible = [line for line in lines if line.product_id in product_ids]
-    return sum((to_decimal(line.amount) for line in eligible), Decimal("0"))
+        return [line.category_id in category_ids for line in lines]
+    product_ids = set(offer.products.values_list("id", flat=True))
+    return [line.product_id in product_ids for line in lines]
+
+
+def _eligible_amount(offer: Offer, lines: Sequence[CartLine]) -> Decimal:
+    eligible = coupon_eligible_lines(offer=offer, lines=lines)
+    return sum((to_decimal(line.amount) for line, ok in zip(lines, eligible, strict=True) if ok), Decimal("0"))
 
 
 def _discount(offer: Offer, eligible: Decimal, currency: str) -> Decimal:
