@@ -18,6 +18,7 @@ api_v1_patterns = [
     path("", include("accounts.api.urls")),
     path("", include("commerce.catalog.api.urls")),
     path("", include("commerce.offers.api.urls")),
+    path("", include("commerce.orders.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,5 @@
+"""Routes of the invoices endpoints."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
