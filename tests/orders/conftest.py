@@ -1,4 +1,4 @@
-"""Orders fixtures: a signed-in shopper and public variants with stock. Builders are in ``tests/orders/factories.py``."""
+"""Orders fixtures: a signed-in shopper, public variants with stock. Builders: ``tests/orders/factories.py``."""
 
 from decimal import Decimal
 
