@@ -456,6 +456,24 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
+    # Unpaid orders past ORDER_PAYMENT_TIMEOUT_MINUTES: stock and coupon use released, order marked expired.
+    "orders-expire-unpaid": {
+        "task": "commerce.orders.tasks.expire_unpaid_orders",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    # Checkout Idempotency-Key records older than IDEMPOTENCY_KEY_TTL_HOURS.
+    "orders-purge-idempotency-records": {
+        "task": "commerce.orders.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+    # "Frequently bought together" counts from paid orders.
+    "orders-recount-co-purchases": {
+        "task": "commerce.orders.tasks.recount_co_purchases",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     # Buffered offer views/clicks (Redis) into the database; expires so a stalled beat never piles up runs.
     "offers-flush-events": {
         "task": "commerce.offers.tasks.flush_offer_events",
