@@ -273,6 +273,8 @@ class Order(TimeStampedModel):
                 name="orders_order_refund_within_total",
             ),
         ]
+        # Beside "change" (every back-office action): marking a shipped order delivered, and nothing else.
+        permissions = [("deliver_order", "Can mark shipped orders delivered")]
 
     def __str__(self) -> str:
         return self.number
@@ -497,3 +499,17 @@ class CoPurchase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_low_id}+{self.product_high_id}: {self.orders}"
+
+
+# --- back office --------------------------------------------------------------------------------------------
+
+
+class SalesOverview(Order):
+    """No data of its own: the back office's sales overview page (``commerce/orders/reports.py``), a proxy of
+    :class:`Order` so the page has a place in the admin navigation and its own ``view_salesoverview``
+    permission."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ("view",)
+        verbose_name = verbose_name_plural = "sales overview"
