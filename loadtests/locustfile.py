@@ -3,11 +3,26 @@
 ``BrowseUser``: a shopper reading the catalog the way a sale-day home page does: product lists (plain, filtered,
 sorted), product detail, search, autocomplete and trending offers. Every request is named by endpoint so the
 report has one row per endpoint. Run it through ``loadtests/run.py``, which starts the server with seeded data.
+
+``CheckoutUser``: a signed-in shopper buying, flat out: add a SKU to the cart, read the cart (the quote the
+checkout will hold the shopper to), check out with a fresh ``Idempotency-Key``; round after round.
+
+``FlashSaleUser``: many shoppers, one variant with little stock: each shopper tries once (add, read, check out)
+and stops. A 409 ``insufficient_stock`` (sold out, at the add or at the checkout) is an expected answer, counted
+under its own name, not an error; ``run.py`` then checks in the database that units sold equal stock taken.
+
+The two buying scenarios read their shoppers (emails and JWT access tokens, minted by ``bench_data.py prepare``
+so the run does not spend its CPU hashing passwords) and SKUs from the JSON file named by ``BENCH_DATA``.
 """
 
+import json
+import os
 import random
+import uuid
+from collections import Counter
 
 from locust import FastHttpUser, constant, events, task
+from locust.exception import StopUser
 
 SEARCH_TERMS = ["shirt", "phone", "shoes", "watch", "headphones", "bag", "laptop", "dress", "jeans", "camera"]
 PREFIXES = ["sh", "ph", "wat", "head", "lap", "cam", "dre"]
@@ -99,3 +114,123 @@ class BrowseUser(FastHttpUser):
     @task(1)
     def categories(self):
         self._get("/api/v1/categories", "GET categories")
+
+
+# --- buying ---------------------------------------------------------------------------------------------------
+
+SHIPPING_ADDRESS = {
+    "name": "Bench Shopper",
+    "line1": "14 Residency Road",
+    "line2": "",
+    "city": "Bengaluru",
+    "state": "Karnataka",
+    "postal_code": "560025",
+    "country": "IN",
+    "phone": "+919812345678",
+}
+
+
+class BenchData:
+    """The prepared shoppers and SKUs (``BENCH_DATA``), handed out one shopper per simulated user."""
+
+    data: dict | None = None
+    next_shopper = 0
+
+    @classmethod
+    def load(cls) -> dict:
+        if cls.data is None:
+            with open(os.environ["BENCH_DATA"]) as handle:
+                cls.data = json.load(handle)
+        return cls.data
+
+    @classmethod
+    def shopper(cls) -> dict:
+        shoppers = cls.load()["shoppers"]
+        if cls.next_shopper >= len(shoppers):
+            raise RuntimeError("More simulated users than prepared shoppers: raise --shoppers.")
+        cls.next_shopper += 1
+        return shoppers[cls.next_shopper - 1]
+
+
+class _Shopper(FastHttpUser):
+    abstract = True
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        shopper = BenchData.shopper()
+        n = BenchData.next_shopper
+        self.headers = {
+            "Authorization": f"Bearer {shopper['access']}",
+            "X-Forwarded-For": f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}",
+        }
+
+    def _send(self, method: str, path: str, name: str, expected: int, *, sold_out_ok: bool = False, **kwargs):
+        """One request; ``expected`` is success. With ``sold_out_ok`` a 409 ``insufficient_stock`` is a success
+        too (the sale is over for this shopper). Returns ``"ok"``, ``"sold_out"`` or ``None`` (a failure)."""
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        with self.client.request(method, path, name=name, headers=headers, catch_response=True, **kwargs) as response:
+            if response.status_code == expected:
+                return "ok"
+            if sold_out_ok and response.status_code == 409 and _code(response) == "insufficient_stock":
+                response.success()
+                return "sold_out"
+            response.failure(f"{response.status_code} {_code(response)}")
+            return None
+
+    def buy(self, sku: str, *, sold_out_ok: bool = False) -> str:
+        """Add one unit of ``sku``, read the cart, check out: ``"ordered"``, ``"sold_out"`` or ``"failed"``."""
+        added = self._send(
+            "POST",
+            "/api/v1/cart/lines",
+            "POST cart/lines",
+            201,
+            sold_out_ok=sold_out_ok,
+            json={"sku": sku, "quantity": 1},
+        )
+        if added != "ok":
+            return added or "failed"
+        if self._send("GET", "/api/v1/cart", "GET cart", 200) != "ok":
+            return "failed"
+        placed = self._send(
+            "POST",
+            "/api/v1/checkout",
+            "POST checkout",
+            201,
+            sold_out_ok=sold_out_ok,
+            json={"shipping_address": SHIPPING_ADDRESS},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        return {"ok": "ordered", "sold_out": "sold_out"}.get(placed or "", "failed")
+
+
+def _code(response) -> str:
+    try:
+        return str(response.json().get("code", ""))
+    except Exception:  # not JSON: the status says enough
+        return ""
+
+
+class CheckoutUser(_Shopper):
+    @task
+    def checkout(self):
+        self.buy(random.choice(BenchData.load()["skus"]))
+
+
+class FlashSaleUser(_Shopper):
+    """One attempt per shopper. The outcomes are counted and written to ``BENCH_OUTCOMES`` at the end, so the
+    runner can compare the orders locust saw placed with the orders in the database."""
+
+    outcomes: Counter = Counter()
+
+    @task
+    def grab(self):
+        FlashSaleUser.outcomes[self.buy(BenchData.load()["flash_sku"], sold_out_ok=True)] += 1
+        raise StopUser()
+
+
+@events.test_stop.add_listener
+def write_outcomes(environment, **kwargs):
+    path = os.environ.get("BENCH_OUTCOMES")
+    if path:
+        with open(path, "w") as handle:
+            json.dump(dict(FlashSaleUser.outcomes), handle)

@@ -1,17 +1,26 @@
 """Benchmark runner: gunicorn on PostgreSQL + Redis with seeded data, locust headless, one report.
 
-    .venv/bin/python loadtests/run.py                     # 60 s, 30 users, 3 gunicorn workers
+    .venv/bin/python loadtests/run.py                     # browse: 60 s, 30 users, 3 gunicorn workers
     .venv/bin/python loadtests/run.py --duration 30 --users 20 --workers 2
+    .venv/bin/python loadtests/run.py --scenario checkout --duration 60 --users 30
+    .venv/bin/python loadtests/run.py --scenario flash-sale --users 300 --flash-stock 50 --duration 30
 
 It creates (if missing) the database named in ``--database-url``, migrates it, runs ``seed_demo``, starts
-gunicorn on ``--port``, waits for ``/api/v1/health``, runs the ``BrowseUser`` scenario for a fixed time and prints
-requests/s, p50/p95/p99 latency and the error rate per endpoint. Results are also written as CSV under
+gunicorn on ``--port``, waits for ``/api/v1/health``, runs the scenario for a fixed time and prints requests/s,
+p50/p95/p99 latency and the error rate per endpoint. Results are also written as CSV under
 ``loadtests/results/``. Throttling stays on but is raised for the run: each simulated shopper requests flat out.
 Only loopback addresses are used.
+
+Scenarios: ``browse`` (``BrowseUser``, the default), ``checkout`` (``CheckoutUser``) and ``flash-sale``
+(``FlashSaleUser``). The buying scenarios run on their own database and Redis db by default
+(``commerce_bench_orders``, db 9), so the orders they pile up never skew the browse figures; before the run
+``bench_data.py prepare`` makes their shoppers and SKUs, and after a flash sale ``bench_data.py verify`` checks
+that units sold equal stock taken (and that locust's placed orders are the database's), failing the run if not.
 """
 
 import argparse
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -69,13 +78,21 @@ def report(prefix: Path) -> list[dict]:
     return rows
 
 
+SCENARIOS = {"browse": "BrowseUser", "checkout": "CheckoutUser", "flash-sale": "FlashSaleUser"}
+DEFAULT_DATABASES = {
+    "browse": ("postgres://postgres@127.0.0.1:5432/commerce_bench", "redis://127.0.0.1:6379/8"),
+    "checkout": ("postgres://postgres@127.0.0.1:5432/commerce_bench_orders", "redis://127.0.0.1:6379/9"),
+    "flash-sale": ("postgres://postgres@127.0.0.1:5432/commerce_bench_orders", "redis://127.0.0.1:6379/9"),
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/commerce_bench"),
-    )
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"))
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="browse")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL"))
+    parser.add_argument("--shoppers", type=int, default=None, help="buying scenarios: shoppers to prepare")
+    parser.add_argument("--flash-stock", type=int, default=50, help="flash-sale: units of the sale's variant")
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
@@ -83,6 +100,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
     parser.add_argument("--skip-seed", action="store_true")
     args = parser.parse_args()
+    default_database, default_redis = DEFAULT_DATABASES[args.scenario]
+    args.database_url = args.database_url or default_database
+    args.redis_url = args.redis_url or default_redis
 
     host = f"http://127.0.0.1:{args.port}"
     env = {
@@ -105,6 +125,17 @@ def main() -> int:
     if not args.skip_seed:
         subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    prefix = RESULTS / args.scenario
+    data_file, outcomes_file = Path(f"{prefix}_data.json"), Path(f"{prefix}_outcomes.json")
+    bench_data = [str(BIN / "python"), str(ROOT / "loadtests" / "bench_data.py")]
+    if args.scenario != "browse":
+        shoppers = args.shoppers or args.users
+        prepare = ["prepare", "--scenario", args.scenario, "--shoppers", str(shoppers), "--out", str(data_file)]
+        subprocess.run([*bench_data, *prepare, "--flash-stock", str(args.flash_stock)], cwd=ROOT, env=env, check=True)
+        env["BENCH_DATA"] = str(data_file)
+        env["BENCH_OUTCOMES"] = str(outcomes_file)
+        outcomes_file.unlink(missing_ok=True)
 
     gunicorn = subprocess.Popen(
         [
@@ -122,8 +153,6 @@ def main() -> int:
         cwd=ROOT,
         env=env,
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    prefix = RESULTS / "browse"
     try:
         wait_for(f"{host}/api/v1/health")
         subprocess.run(
@@ -131,7 +160,7 @@ def main() -> int:
                 str(BIN / "locust"),
                 "-f",
                 str(ROOT / "loadtests" / "locustfile.py"),
-                "BrowseUser",
+                SCENARIOS[args.scenario],
                 "--headless",
                 "--host",
                 host,
@@ -159,7 +188,7 @@ def main() -> int:
 
     rows = report(prefix)
     print(
-        f"\nBrowse benchmark: {args.duration}s, {args.users} users, "
+        f"\n{args.scenario.capitalize()} benchmark: {args.duration}s, {args.users} users, "
         f"gunicorn {args.workers}x{args.threads}, {os.cpu_count()} cores"
     )
     print(f"{'endpoint':32} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7}")
@@ -169,7 +198,22 @@ def main() -> int:
             f"{row['p50']:>7} {row['p95']:>7} {row['p99']:>7} {row['errors']:>7}"
         )
     total = next((row for row in rows if row["name"] == "Aggregated"), None)
-    return 1 if total is None or total["errors"] != "0.00%" else 0
+    failed = total is None or total["errors"] != "0.00%"
+    checkouts = next((row for row in rows if row["name"] == "POST checkout"), None)
+    if checkouts is not None:
+        print(
+            f"Checkouts: {checkouts['requests']} in {args.duration}s "
+            f"({checkouts['rps']:.1f}/s), p95 {checkouts['p95']} ms"
+        )
+    if args.scenario == "flash-sale":
+        outcomes = json.loads(outcomes_file.read_text()) if outcomes_file.exists() else {}
+        print(
+            f"Shoppers: {sum(outcomes.values())} tried; " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        )
+        verify = ["verify", "--data", str(data_file), "--expect-orders", str(outcomes.get("ordered", 0))]
+        checked = subprocess.run([*bench_data, *verify], cwd=ROOT, env=env, check=False)
+        failed = failed or checked.returncode != 0 or bool(outcomes.get("failed"))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
