@@ -14,11 +14,13 @@ is reported with the case as generated); schemathesis phases examples, coverage 
 documented limit) and fuzzing; positive and negative data.
 
 A little data is seeded for every operation (a merchant, a category, products with variants, a live offer, the
-shopper's saved search), and positive cases of operations with a path parameter use a real id or slug, so
-details and deletes are exercised, not only 404s. Time is frozen (offers' live windows, tokens). The cache is
-cleared before every call: the sign-in and OTP throttles (10/min, 3 codes per 10 min) would otherwise answer
-429 after a few cases. (``override_settings`` cannot raise those rates: DRF throttles read their rates when the
-class is defined.)
+shopper's saved search, a cart line, a saved address and a paid order of the shopper), and positive cases of
+operations with a path parameter use a real id, slug or order number, so details, changes and deletes are
+exercised, not only 404s. The order is paid, so the first positive cancel succeeds and the invoice exists; the
+cart line and the address may be gone after the first positive delete (later cases then get the documented 404).
+Time is frozen (offers' live windows, tokens). The cache is cleared before every call: the sign-in and OTP
+throttles (10/min, 3 codes per 10 min) would otherwise answer 429 after a few cases. (``override_settings``
+cannot raise those rates: DRF throttles read their rates when the class is defined.)
 
 Marked ``postgres`` and ``redis``: the full CI run holds the schema to PostgreSQL and Redis. To run it on the
 embedded default while working on it: ``CONTRACT_ANY_DB=1 pytest tests/test_schemathesis.py``.
@@ -45,10 +47,12 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.services.tokens import token_pair_issue
 from commerce.catalog.models import SavedSearch
+from commerce.orders.models import Cart, CartLine, OrderStatus
 from config.wsgi import application
 from tests.catalog.factories import CategoryFactory, MerchantFactory, ProductFactory, ProductVariantFactory
 from tests.factories import UserFactory
 from tests.offers.factories import OfferFactory
+from tests.orders.factories import AddressFactory, order_build
 
 pytestmark = [pytest.mark.django_db]
 if os.environ.get("CONTRACT_ANY_DB") != "1":
@@ -92,18 +96,37 @@ def world(frozen):
     merchant = MerchantFactory(slug="acme", name="Acme")
     category = CategoryFactory(slug="kitchen", name="Kitchen")
     product = ProductFactory(merchant=merchant, category=category, slug="kettle", title="Steel kettle")
-    ProductVariantFactory(product=product, price=Decimal("499.00"), stock_on_hand=5)
-    ProductVariantFactory(product=ProductFactory(merchant=merchant, category=category), price=Decimal("99.50"))
+    kettle = ProductVariantFactory(product=product, price=Decimal("499.00"), stock_on_hand=5)
+    mug = ProductVariantFactory(product=ProductFactory(merchant=merchant, category=category), price=Decimal("99.50"))
     offer = OfferFactory(merchant=merchant, code="SAVE10")
-    shopper = UserFactory(email="shopper@example.com")
+    shopper = UserFactory(email="shopper@example.com", phone="+919812345678")
     tokens = token_pair_issue(user=shopper)
     saved = SavedSearch.objects.create(user=shopper, name="Kettles", params={"q": "kettle"})
     session = OutstandingToken.objects.filter(user=shopper).latest("id")
+    # The shopper's cart (a line to change or remove), a saved address and a paid order (cancellable, invoiced).
+    cart = Cart.objects.create(user=shopper, merchant=merchant)
+    line = CartLine.objects.create(cart=cart, variant=mug, quantity=1)
+    address = AddressFactory(user=shopper, is_default=True)
+    order = order_build(user=shopper, lines=[(kettle, 1), (mug, 2)], status=OrderStatus.PAID, number="ORD-7K3M9Q")
     return {
         "ids": {
-            "slug": {"/api/v1/merchants/{slug}": merchant.slug, "/api/v1/products/{slug}": product.slug},
-            "id": {"/api/v1/offers/{id}": offer.pk, "/api/v1/me/saved-searches/{id}": saved.pk},
+            "slug": {
+                "/api/v1/merchants/{slug}": merchant.slug,
+                "/api/v1/products/{slug}": product.slug,
+                "/api/v1/products/{slug}/recommendations": product.slug,
+            },
+            "id": {
+                "/api/v1/offers/{id}": offer.pk,
+                "/api/v1/me/saved-searches/{id}": saved.pk,
+                "/api/v1/cart/lines/{id}": line.pk,
+                "/api/v1/me/addresses/{id}": address.pk,
+            },
             "session_id": {"/api/v1/me/sessions/{session_id}": session.pk},
+            "number": {
+                "/api/v1/orders/{number}": order.number,
+                "/api/v1/orders/{number}/cancel": order.number,
+                "/api/v1/orders/{number}/invoice": order.number,
+            },
         },
         "token": tokens.access,
     }
