@@ -4,6 +4,7 @@
 from celery import shared_task
 
 from .services.expiry import orders_expire_due
+from .services.recommendations import co_purchases_recount
 
 
 @shared_task(name="commerce.orders.tasks.expire_unpaid_orders", ignore_result=True)
@@ -13,3 +14,20 @@ def expire_unpaid_orders() -> int:
     Safe to run twice or overlapping: each order is locked and re-checked before it expires (see
     :mod:`commerce.orders.services.expiry`)."""
     return orders_expire_due()
+
+
+@shared_task(name="commerce.orders.tasks.recount_co_purchases", ignore_result=True)
+def recount_co_purchases() -> dict[str, int]:
+    """Recompute the co-purchase counts of "frequently bought together" from paid orders (beat: hourly).
+
+    Idempotent (a second run over the same orders writes nothing) and safe to overlap: on PostgreSQL a run that
+    finds another one in progress returns at once as skipped (see :mod:`commerce.orders.services.recommendations`).
+    """
+    result = co_purchases_recount()
+    return {
+        "pairs": result.pairs,
+        "created": result.created,
+        "updated": result.updated,
+        "deleted": result.deleted,
+        "skipped": int(result.skipped),
+    }

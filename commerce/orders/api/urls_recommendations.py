@@ -1,5 +1,13 @@
 """Routes of the recommendations endpoints."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .recommendations import ProductRecommendationsView
+
+urlpatterns = [
+    path(
+        "products/<slug:slug>/recommendations",
+        ProductRecommendationsView.as_view(),
+        name="product-recommendations",
+    ),
+]
