@@ -4,6 +4,7 @@
 from celery import shared_task
 
 from .services.expiry import orders_expire_due
+from .services.idempotency import idempotency_records_purge
 from .services.recommendations import co_purchases_recount
 
 
@@ -31,3 +32,10 @@ def recount_co_purchases() -> dict[str, int]:
         "deleted": result.deleted,
         "skipped": int(result.skipped),
     }
+
+
+@shared_task(name="commerce.orders.tasks.purge_idempotency_records", ignore_result=True)
+def purge_idempotency_records() -> int:
+    """Delete checkout ``Idempotency-Key`` records older than ``IDEMPOTENCY_KEY_TTL_HOURS`` (beat: hourly); returns
+    how many. Idempotent: a second run finds nothing older left."""
+    return idempotency_records_purge()
