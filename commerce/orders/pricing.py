@@ -95,9 +95,18 @@ class CartQuote:
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def _is_public(variant: ProductVariant) -> bool:
+def variant_on_sale(variant: ProductVariant) -> bool:
+    """Whether ``variant`` can be bought at all: its product is active and of an active merchant."""
     product = variant.product
     return product.status == ProductStatus.ACTIVE and product.merchant.status == MerchantStatus.ACTIVE
+
+
+def coupon_lines(lines: Sequence[LineQuote]) -> list[CouponLine]:
+    """``lines`` as the offers service sees them (product, category, line total), in order."""
+    return [
+        CouponLine(product_id=q.variant.product_id, category_id=q.variant.product.category_id, amount=q.line_total)
+        for q in lines
+    ]
 
 
 def tax_rates(category_parents: dict[int, int | None]) -> dict[int, Decimal]:
@@ -140,7 +149,7 @@ def _line_quotes(lines: Sequence[CartLine], currency: str) -> list[LineQuote]:
     quotes = []
     for line in lines:
         variant = line.variant
-        buyable = _is_public(variant) and variant.currency == currency
+        buyable = variant_on_sale(variant) and variant.currency == currency
         quotes.append(
             LineQuote(
                 line=line,
@@ -174,15 +183,12 @@ def _apply_coupon(quote: CartQuote, user: Any) -> None:
     cart, buyable = quote.cart, quote.buyable_lines
     if not cart.coupon_code:
         return
-    coupon_lines = [
-        CouponLine(product_id=q.variant.product_id, category_id=q.variant.product.category_id, amount=q.line_total)
-        for q in buyable
-    ]
+    offered_lines = coupon_lines(buyable)
     try:
         if not buyable or cart.merchant is None:
             raise CouponError("Your cart has nothing this coupon applies to.")
         coupon = coupon_validate(
-            code=cart.coupon_code, user=user, merchant=cart.merchant, lines=coupon_lines, currency=quote.currency
+            code=cart.coupon_code, user=user, merchant=cart.merchant, lines=offered_lines, currency=quote.currency
         )
     except CouponError as exc:
         quote.coupon_dropped = True
@@ -192,7 +198,7 @@ def _apply_coupon(quote: CartQuote, user: Any) -> None:
         return
     quote.coupon = coupon
     quote.discount = coupon.discount
-    eligible = coupon_eligible_lines(offer=coupon.offer, lines=coupon_lines)
+    eligible = coupon_eligible_lines(offer=coupon.offer, lines=offered_lines)
     weights = [q.line_total if ok else ZERO for q, ok in zip(buyable, eligible, strict=True)]
     for line, share in zip(buyable, allocate(coupon.discount, weights, quote.currency), strict=True):
         line.discount += share
