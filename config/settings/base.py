@@ -215,7 +215,16 @@ ADMIN_SITE_NAME = env("ADMIN_SITE_NAME", default="Commerce back office")
 # commerce/core/admin_navigation.py shows an item only to users whose ModelAdmin lets them view that model and
 # leaves out groups with nothing to show, so a group may wait here for its first item.
 ADMIN_NAVIGATION: list[tuple[str, list[tuple[str, str, str]]]] = [
-    ("Sales", []),  # e.g. ("Orders", "receipt_long", "orders.Order") once orders have an admin
+    (
+        "Sales",
+        [
+            ("Orders", "receipt_long", "orders.Order"),
+            ("Sales overview", "monitoring", "orders.SalesOverview"),
+            ("Invoices", "request_quote", "orders.Invoice"),
+            ("Shipping", "local_shipping", "orders.MerchantShipping"),
+            ("Tax rates", "percent", "orders.CategoryTaxRate"),
+        ],
+    ),
     (
         "Catalog",
         [
