@@ -33,6 +33,7 @@ Sales overview
 """
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -433,6 +434,11 @@ class MerchantShippingAdmin(MerchantScopedAdminMixin, _AuditedConfigAdmin):
         if obj is not None:
             fields.insert(0, "merchant")  # a row belongs to its merchant for good
         return fields
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in ("flat_fee", "free_shipping_threshold"):
+            kwargs["min_value"] = Decimal("0")  # the field's own message, not the table constraint's
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 @admin.register(CategoryTaxRate)
