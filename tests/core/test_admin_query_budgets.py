@@ -41,6 +41,8 @@ BUDGET = {
     "offerclick": 8,
     "auditentry": 11,
     "notification": 11,
+    "order": 8,
+    "order, merchant staff": 12,
 }
 
 URLS = {
@@ -50,6 +52,7 @@ URLS = {
     "offerclick": "/admin/offers/offerclick/",
     "auditentry": "/admin/accounts/auditentry/",
     "notification": "/admin/notifications/notification/",
+    "order": "/admin/orders/order/",
 }
 
 
@@ -211,3 +214,36 @@ def test_notification_changelist(admin_login):
 
     assert one == thirty
     assert thirty <= BUDGET["notification"]
+
+
+def add_orders(merchant=None):
+    """Orders of two lines each, each order of its own shopper and, unless given, its own merchant."""
+    from tests.catalog.factories import ProductFactory
+    from tests.orders.factories import order_build
+
+    def add(count: int) -> None:
+        for index in range(count):
+            extra = {"merchant": merchant} if merchant is not None else {}
+            product = ProductFactory(**extra)
+            lines = [(ProductVariantFactory(product=product, stock_on_hand=10), 1 + n) for n in range(2)]
+            order_build(lines=lines, status="paid" if index % 2 else "pending_payment")
+
+    return add
+
+
+def test_order_changelist_for_a_superuser(admin_login):
+    one, thirty = counts_at_1_and_30(superuser_client(admin_login), URLS["order"], add_orders())
+
+    assert one == thirty
+    assert thirty <= BUDGET["order"]
+
+
+def test_order_changelist_for_merchant_staff(admin_login):
+    shop = MerchantFactory()
+    client = merchant_staff_client(admin_login, shop)
+    add_orders()(3)  # other merchants' orders: not listed
+
+    one, thirty = counts_at_1_and_30(client, URLS["order"], add_orders(shop))
+
+    assert one == thirty
+    assert thirty <= BUDGET["order, merchant staff"]
