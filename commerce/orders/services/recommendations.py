@@ -25,7 +25,7 @@ are written (``bulk_create(update_conflicts=True)``, an upsert on the pair) and 
 deleted, in batches. A second run over the same orders writes nothing. On PostgreSQL a transaction-level advisory
 lock keeps two runs (a slow one and the next beat) from interleaving: the second returns at once as skipped,
 since the first is computing the same thing; SQLite serialises writers by itself. When anything changed, the
-catalog's listing generation is bumped on commit so cached recommendations are rebuilt with the new counts.
+catalog's listing generation is bumped (now and on commit) so cached recommendations are rebuilt with the new counts.
 """
 
 import logging
@@ -135,6 +135,9 @@ def co_purchases_recount(*, now: datetime | None = None) -> CoPurchaseRecount:
             CoPurchase.objects.filter(pk__in=vanished[start : start + BATCH_SIZE]).delete()
         result = CoPurchaseRecount(pairs=len(counts), created=len(created), updated=len(updated), deleted=len(vanished))
         if result.changed:
+            # Now and again on commit, as the catalog does: a reader that rebuilt an entry from the old counts in
+            # between cannot leave it cached.
+            listing_cache_bump()
             transaction.on_commit(listing_cache_bump)
     logger.info(
         "Co-purchase recount: %d pairs, %d created, %d updated, %d deleted.",
