@@ -98,7 +98,7 @@ def _bench_shoppers(count: int, run_id: str) -> list[dict[str, str]]:
         [User(email=email, full_name=f"Bench shopper {n}", password=password) for n, email in enumerate(emails)]
     )
     users = User.objects.filter(email__in=emails).order_by("id")
-    return [{"email": user.email, "access": token_pair_issue(user=user, login=False).access} for user in users]
+    return [{"email": str(user.email), "access": token_pair_issue(user=user, login=False).access} for user in users]
 
 
 def prepare(args: argparse.Namespace) -> int:
