@@ -101,24 +101,37 @@ SYSTEM_ADMIN = [
     "Sign-in log",
     "Sign-in failures",
 ]
+SALES = ["Orders", "Sales overview", "Invoices", "Shipping", "Tax rates"]
 SIDEBARS = {
     "superuser": [
+        ("Sales", SALES),
         ("Catalog", CATALOG),
         ("Offers", OFFERS),
         ("Customers", ["Users"]),
         ("System", [*SYSTEM_ADMIN[:6], "Issued tokens", "Revoked tokens", *SYSTEM_ADMIN[6:]]),
     ],
-    ADMIN: [("Catalog", CATALOG), ("Offers", OFFERS), ("Customers", ["Users"]), ("System", SYSTEM_ADMIN)],
+    ADMIN: [
+        ("Sales", SALES),
+        ("Catalog", CATALOG),
+        ("Offers", OFFERS),
+        ("Customers", ["Users"]),
+        ("System", SYSTEM_ADMIN),
+    ],
     SUPPORT: [
+        ("Sales", ["Orders", "Invoices"]),  # no sales figures, no shipping or tax settings
         ("Catalog", CATALOG),
         ("Offers", OFFERS),
         ("Customers", ["Users"]),
         ("System", ["Notifications", "Lockouts"]),
     ],
-    FINANCE: [("Customers", ["Users"]), ("System", ["Audit log"])],
-    CATALOG_MANAGER: [("Catalog", CATALOG), ("Offers", OFFERS)],
+    FINANCE: [("Sales", SALES), ("Customers", ["Users"]), ("System", ["Audit log"])],
+    CATALOG_MANAGER: [("Sales", ["Shipping", "Tax rates"]), ("Catalog", CATALOG), ("Offers", OFFERS)],
     # Their merchant's catalog and offers (categories: the product form's category picker), nothing of System.
-    MERCHANT_STAFF: [("Catalog", ["Products", "Variants", "Categories", "Merchants"]), ("Offers", ["Offers"])],
+    MERCHANT_STAFF: [
+        ("Sales", ["Orders", "Sales overview", "Invoices", "Shipping"]),
+        ("Catalog", ["Products", "Variants", "Categories", "Merchants"]),
+        ("Offers", ["Offers"]),
+    ],
 }
 
 
