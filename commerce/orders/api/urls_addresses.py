@@ -1,5 +1,10 @@
 """Routes of the addresses endpoints."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import addresses
+
+urlpatterns = [
+    path("me/addresses", addresses.AddressListView.as_view(), name="address-list"),
+    path("me/addresses/<int:pk>", addresses.AddressDetailView.as_view(), name="address-detail"),
+]
