@@ -315,7 +315,10 @@ def test_staff_cancelling_a_paid_order_restocks_audits_and_asks_payments_to_refu
     assert _stock(sweater) == (5, 0)
     assert Offer.objects.get(pk=offer.pk).times_used == 0
     assert received == [("cancelled", {"order_id": order.pk, "number": order.number, "was_paid": True})]
-    assert order.events.get(type="cancelled").note == "Warehouse flooded."
+    cancelled = order.events.get(type="cancelled")
+    assert (cancelled.note, cancelled.shopper_visible, cancelled.actor) == ("Cancelled by the shop.", True, staff)
+    note = order.events.get(type="note")  # staff's words stay with staff
+    assert (note.note, note.shopper_visible, note.actor) == ("Warehouse flooded.", False, staff)
     audit = AuditEntry.objects.get(action="order.cancelled_paid")
     assert (audit.actor, audit.target_id) == (staff, str(order.pk))
     assert audit.before == {"status": "paid", "payment_status": "paid"}
@@ -346,6 +349,18 @@ def test_only_unpaid_or_paid_unshipped_orders_can_be_cancelled(status, shopper, 
         "invalid_transition",
         {"from_status": status, "to_status": "cancelled"},
     )
+
+
+def test_a_shoppers_reason_is_the_visible_note_and_may_span_lines(shopper, tshirt):
+    order = _order_in(OrderStatus.PENDING_PAYMENT, user=shopper, lines=[(tshirt, 1)])
+
+    order_cancel(order_id=order.pk, actor=shopper, reason="Ordered the wrong size.\nWill reorder.", by_shopper=True)
+
+    assert list(order.events.shopper_visible().values_list("type", "note")) == [
+        ("placed", ""),
+        ("cancelled", "Ordered the wrong size.\nWill reorder."),
+    ]
+    assert not order.events.filter(type="note").exists()
 
 
 def test_a_cancel_reason_is_length_checked(shopper, tshirt):

@@ -4,7 +4,7 @@ expired.
 :func:`order_notify` is called by the service that changed the order, inside its transaction; it only
 schedules the message with ``transaction.on_commit``, so nothing is rendered or queued while the order row is
 locked, and a rolled-back change sends nothing. After commit the order is read again (one query with its
-shopper, one for its lines, one for the reason of a cancellation) and handed to the notifications app
+shopper, one for its lines, one for who cancelled a cancelled order) and handed to the notifications app
 (:func:`~commerce.notifications.services.notification_send_email` /
 :func:`~commerce.notifications.services.notification_send_sms`), which stores and delivers it with retries.
 
@@ -67,7 +67,9 @@ def format_money(amount: Decimal, currency: str) -> str:
 
 def order_message_context(*, order: Order) -> dict[str, Any]:
     """What every order template may use: ``number``, ``name``, ``total``, ``lines`` (``title``, ``sku``,
-    ``quantity``, ``amount``), ``carrier``, ``tracking_number``, ``was_paid``, ``reason``, ``payment_minutes``."""
+    ``quantity``, ``amount``), ``carrier``, ``tracking_number``, ``was_paid`` (a cancelled order was paid: a refund
+    follows), ``by_shopper`` (the shopper cancelled it; else the shop did: staff's reasons are not quoted to
+    the shopper), ``payment_minutes``."""
     address = order.shipping_address if isinstance(order.shipping_address, dict) else {}
     name = address.get("name") or getattr(order.user, "full_name", "") or "there"
     lines = [
@@ -79,10 +81,10 @@ def order_message_context(*, order: Order) -> dict[str, Any]:
         }
         for line in order.lines.all()
     ]
-    reason = ""
+    by_shopper = False
     if order.status == OrderStatus.CANCELLED:
         event = OrderEvent.objects.filter(order=order, type=OrderEventType.CANCELLED).order_by("-id").first()
-        reason = event.note if event else ""
+        by_shopper = bool(event and event.data.get("by_shopper"))
     return {
         "number": order.number,
         "name": name,
@@ -91,7 +93,7 @@ def order_message_context(*, order: Order) -> dict[str, Any]:
         "carrier": order.carrier,
         "tracking_number": order.tracking_number,
         "was_paid": order.paid_at is not None,
-        "reason": reason,
+        "by_shopper": by_shopper,
         "payment_minutes": settings.ORDER_PAYMENT_TIMEOUT_MINUTES,
     }
 

@@ -85,6 +85,8 @@ MAX_CARRIER_LENGTH = 60  # Order.carrier
 MAX_TRACKING_LENGTH = 80  # Order.tracking_number
 MAX_REFERENCE_LENGTH = 255
 
+_LINE_BREAKS = frozenset("\n\r\t")
+
 AUDIT_CANCELLED_PAID = "order.cancelled_paid"
 AUDIT_REFUND_RECORDED = "order.refund_recorded"
 
@@ -109,8 +111,9 @@ _NOTIFIED = {OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.CANCELLED, Ord
 # --- input ----------------------------------------------------------------------------------------------
 
 
-def _clean_text(value: Any, *, name: str, max_length: int, required: bool) -> str:
-    """Trim ``value``; refuse non-strings, control characters and text longer than ``max_length``."""
+def _clean_text(value: Any, *, name: str, max_length: int, required: bool, multiline: bool = False) -> str:
+    """Trim ``value``; refuse non-strings, text longer than ``max_length``, and control or format characters
+    (NUL, bidi overrides, zero-width joiners), except line breaks and tabs in ``multiline`` text (notes)."""
     if value is None and not required:
         return ""
     if not isinstance(value, str):
@@ -122,7 +125,8 @@ def _clean_text(value: Any, *, name: str, max_length: int, required: bool) -> st
         raise InvalidInput(
             f"{name} is too long.", fields={name: [f"Ensure this field has no more than {max_length} characters."]}
         )
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") for char in text):
+    allowed = _LINE_BREAKS if multiline else frozenset()
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co") and char not in allowed for char in text):
         raise InvalidInput(f"{name} contains invalid characters.", fields={name: ["Remove control characters."]})
     return text
 
@@ -293,7 +297,7 @@ def order_transition(
     409 ``invalid_transition`` (``from_status``/``to_status`` in the body) for a move the table does not allow,
     404 for an unknown order. ``paid -> fulfilled`` needs ``data["carrier"]`` and ``data["tracking_number"]``.
     """
-    note = _clean_text(note, name="note", max_length=MAX_NOTE_LENGTH, required=False)
+    note = _clean_text(note, name="note", max_length=MAX_NOTE_LENGTH, required=False, multiline=True)
     if to_status not in OrderStatus.values:
         raise InvalidInput(f"{to_status!r} is not an order status.", fields={"to_status": ["Not a status."]})
     fields = _fulfil_fields(data) if to_status == OrderStatus.FULFILLED else None
@@ -358,14 +362,16 @@ def order_cancel(*, order_id: int, actor: User | None = None, reason: str = "", 
 
     Unpaid: its allocation and coupon use are released. Paid: its units go back on hand, the coupon use is
     given back, and ``order_cancelled(was_paid=True)`` makes payments refund. ``by_shopper`` says the shopper
-    asked (the API); the caller checks the order is theirs. A staff cancel of a paid order is audited.
+    asked (the API); the caller checks the order is theirs. The shopper's reason is the note of the visible
+    ``cancelled`` event; a staff member's reason goes into a ``note`` event only staff see (the shopper reads
+    "Cancelled by the shop."). A staff cancel of a paid order is audited, with the reason.
     """
-    reason = _clean_text(reason, name="reason", max_length=MAX_NOTE_LENGTH, required=False)
+    reason = _clean_text(reason, name="reason", max_length=MAX_NOTE_LENGTH, required=False, multiline=True)
     with transaction.atomic():
         order = order_lock(order_id=order_id)
         was_paid = order.status == OrderStatus.PAID
         before = {"status": order.status, "payment_status": order.payment_status}
-        note = reason or ("Cancelled at your request." if by_shopper else "Cancelled by the shop.")
+        note = (reason or "Cancelled at your request.") if by_shopper else "Cancelled by the shop."
         order_transition_locked(
             order=order,
             to_status=OrderStatus.CANCELLED,
@@ -374,6 +380,8 @@ def order_cancel(*, order_id: int, actor: User | None = None, reason: str = "", 
             data={"by_shopper": bool(by_shopper), "was_paid": was_paid},
             signal_kwargs={"was_paid": was_paid},
         )
+        if reason and not by_shopper:  # staff's words stay in the history staff see
+            _event(order, type=OrderEventType.NOTE, actor=_actor(actor), note=reason, shopper_visible=False)
         if was_paid and not by_shopper:
             audit_record(
                 action=AUDIT_CANCELLED_PAID,
@@ -482,7 +490,7 @@ def order_record_refund(*, order_id: int, amount: Decimal, actor: User | None = 
 def order_flag(*, order_id: int, reason: str, actor: User | None = None) -> Order:
     """Mark an order as needing staff attention (a dispute, a late payment): ``needs_attention`` and a
     ``flagged`` event the shopper does not see. ``reason`` is required (at most 500 characters)."""
-    reason = _clean_text(reason, name="reason", max_length=MAX_NOTE_LENGTH, required=True)
+    reason = _clean_text(reason, name="reason", max_length=MAX_NOTE_LENGTH, required=True, multiline=True)
     with transaction.atomic():
         order = order_lock(order_id=order_id)
         _flag_locked(order, reason=reason, actor=_actor(actor))
