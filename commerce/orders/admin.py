@@ -41,7 +41,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -226,7 +226,7 @@ class OrderAdmin(MerchantScopedAdminMixin, ModelAdmin):
             },
         ),
     ]
-    readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
+    readonly_fields = [str(field) for _, options in fieldsets for field in options["fields"]]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("merchant", "user")
@@ -467,7 +467,7 @@ class InvoiceAdmin(MerchantScopedAdminMixin, ModelAdmin):
     search_fields = ["=number", "=order__number"]
     list_select_related = ["order"]
     fields = ["number", "order", "financial_year", "sequence", "issued_at", "pdf_link"]
-    readonly_fields = fields
+    readonly_fields = ["number", "order", "financial_year", "sequence", "issued_at", "pdf_link"]
 
     def has_add_permission(self, request):
         return False
@@ -490,7 +490,7 @@ class InvoiceAdmin(MerchantScopedAdminMixin, ModelAdmin):
         pdf = path("<int:invoice_id>/pdf/", self.admin_site.admin_view(self.pdf_view), name="orders_invoice_pdf")
         return [pdf, *super().get_urls()]
 
-    def pdf_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
+    def pdf_view(self, request: HttpRequest, invoice_id: int) -> FileResponse:
         """The stored PDF, to staff who may view this invoice (merchant staff: their merchants' only)."""
         if not self.has_view_permission(request):
             raise Http404("No such invoice.")
@@ -501,7 +501,7 @@ class InvoiceAdmin(MerchantScopedAdminMixin, ModelAdmin):
             handle = invoice.pdf.open("rb")
         except FileNotFoundError:
             raise Http404("The invoice's file is missing.") from None
-        return FileResponse(handle, content_type="application/pdf", filename=f"{invoice.number}.pdf")
+        return FileResponse(handle, content_type="application/pdf", filename=f"{invoice.number.replace('/', '-')}.pdf")
 
 
 # --- the sales overview ---------------------------------------------------------------------------------

@@ -442,3 +442,48 @@ def test_finance_sets_tax_rates_and_merchant_staff_cannot(client, admin_login, m
     assert CategoryTaxRate.objects.get().rate == Decimal("5.00")
     assert refused.status_code == 200
     assert AuditEntry.objects.filter(action="orders.tax_rate.saved").count() == 1
+
+
+def _invoice(order, number: str):
+    from django.core.files.base import ContentFile
+
+    from commerce.orders.models import Invoice
+
+    invoice = Invoice(order=order, financial_year="2026-27", sequence=int(number[-4:]), number=number)
+    invoice.pdf.save(f"{number}.pdf", ContentFile(b"%PDF-1.4 " + number.encode()), save=False)
+    invoice.save()
+    return invoice
+
+
+def test_invoices_are_listed_read_only_and_their_pdf_served_within_scope(
+    client, admin_login, settings, tmp_path, merchant, paid_order, foreign_order
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    own = _invoice(paid_order, "INV/2026-27/0001")
+    theirs = _invoice(foreign_order, "INV/2026-27/0002")
+    admin_login(staff(MERCHANT_STAFF, merchant=merchant))
+
+    listing = client.get("/admin/orders/invoice/")
+    pdf = client.get(f"/admin/orders/invoice/{own.pk}/pdf/")
+
+    assert [row.number for row in listing.context["cl"].result_list] == ["INV/2026-27/0001"]
+    assert "/admin/orders/invoice/add/" not in listing.content.decode()
+    assert offered_actions(listing.content.decode()) == []
+    assert pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf"
+    assert b"".join(pdf.streaming_content) == b"%PDF-1.4 INV/2026-27/0001"
+    assert client.get(f"/admin/orders/invoice/{theirs.pk}/pdf/").status_code == 404
+    assert client.get(f"/admin/orders/invoice/{theirs.pk}/change/").status_code == 404
+    assert client.get("/admin/orders/invoice/999999/pdf/").status_code == 404
+    detail = client.get(f"/admin/orders/order/{paid_order.pk}/change/").content.decode()
+    assert f'href="/admin/orders/invoice/{own.pk}/pdf/"' in detail
+
+
+def test_an_invoice_pdf_needs_the_view_permission(client, admin_login, settings, tmp_path, paid_order):
+    settings.MEDIA_ROOT = str(tmp_path)
+    invoice = _invoice(paid_order, "INV/2026-27/0001")
+
+    admin_login(staff(SUPPORT))
+    assert client.get(f"/admin/orders/invoice/{invoice.pk}/pdf/").status_code == 200
+    admin_login(staff(CATALOG_MANAGER))
+    assert client.get(f"/admin/orders/invoice/{invoice.pk}/pdf/").status_code == 404
