@@ -7,10 +7,13 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.cache import cache
 
 from commerce.catalog import services as catalog_services
-from commerce.catalog.models import MerchantStatus, ProductStatus, ProductVariant
+from commerce.catalog.models import MerchantStatus, Product, ProductStatus, ProductVariant
+from commerce.core.api import shape
 from commerce.orders.models import CoPurchase, OrderStatus, PaymentStatus
+from commerce.orders.recommendations import DEFAULT_LIMIT, recommendations_cache_key
 from commerce.orders.services.recommendations import co_purchases_recount
 from commerce.orders.services.transitions import order_cancel, order_record_refund
 from commerce.orders.tasks import recount_co_purchases
@@ -360,3 +363,25 @@ def test_ties_go_to_the_more_popular_product(api_client, item):
     co_purchases_recount()
 
     assert lists(api_client.get(url("tee")))[0] == ["a", "b"]
+
+
+def test_an_unpublished_product_disappears_at_once(api_client, shop):
+    assert lists(api_client.get(url("tee")))[1] == ["hoodie", "polo", "jeans", "chinos"]
+    hoodie = Product.objects.get(slug="hoodie")
+
+    catalog_services.product_set_status(product=hoodie, status=ProductStatus.DRAFT)
+
+    assert lists(api_client.get(url("tee")))[1] == ["polo", "jeans", "chinos"]
+
+
+def test_a_body_cached_under_an_older_response_shape_is_not_served(api_client, shop, monkeypatch):
+    with monkeypatch.context() as patched:
+        patched.setattr(shape, "RESPONSE_SHAPE_VERSION", shape.RESPONSE_SHAPE_VERSION - 1)
+        old_key = recommendations_cache_key(slug="tee", limit=DEFAULT_LIMIT)
+    cache.set(old_key, {"data": {"similar": "old"}, "etag": '"old"'}, timeout=600)
+
+    response = api_client.get(url("tee"))
+
+    assert old_key != recommendations_cache_key(slug="tee", limit=DEFAULT_LIMIT)
+    assert lists(response) == (["socks", "cap", "belt"], ["hoodie", "polo", "jeans", "chinos"])
+    assert response["ETag"] != '"old"'
