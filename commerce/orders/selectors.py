@@ -9,6 +9,8 @@
 Another user's order, and an unknown number, are the same 404 (never reveal that an order exists).
 """
 
+import re
+
 from django.db.models import Prefetch, QuerySet, Sum
 
 from accounts.models import User
@@ -17,7 +19,14 @@ from commerce.core.errors import InvalidInput, NotFoundError
 from .models import Order, OrderEvent, OrderStatus
 from .services.numbers import order_number_normalize
 
-MAX_NUMBER_LENGTH = 16
+# What an order number can look like once normalised (``ORD-7K3M9Q``; the column holds 16). Anything else
+# (NUL bytes PostgreSQL refuses, other scripts, 300 characters) is a 404 without a query.
+NUMBER_SHAPE = re.compile(r"[A-Z0-9-]{1,16}", re.ASCII)
+
+
+def _clean_number(number: str) -> str | None:
+    cleaned = order_number_normalize(number)
+    return cleaned if NUMBER_SHAPE.fullmatch(cleaned) else None
 
 
 def _own(user: User) -> QuerySet[Order]:
@@ -41,9 +50,9 @@ def order_list(*, user: User, status: str | None = None) -> QuerySet[Order]:
 def order_detail(*, user: User, number: str) -> Order:
     """``user``'s order ``number`` (as typed: case and surrounding blanks do not matter), with ``lines``,
     ``adjustments`` and ``visible_events`` (the shopper-visible events, oldest first) loaded. 404 otherwise."""
-    cleaned = order_number_normalize(number)
+    cleaned = _clean_number(number)
     order = None
-    if 0 < len(cleaned) <= MAX_NUMBER_LENGTH:
+    if cleaned is not None:
         order = (
             _own(user)
             .prefetch_related(
@@ -65,10 +74,10 @@ def order_detail(*, user: User, number: str) -> Order:
 
 def order_id_for(*, user: User, number: str) -> int:
     """The id of ``user``'s order ``number`` (one query), for a service that locks it by id; 404 otherwise."""
-    cleaned = order_number_normalize(number)
+    cleaned = _clean_number(number)
     order_id = (
         Order.objects.filter(user=user, number=cleaned).values_list("pk", flat=True).first()
-        if 0 < len(cleaned) <= MAX_NUMBER_LENGTH
+        if cleaned is not None
         else None
     )
     if order_id is None:

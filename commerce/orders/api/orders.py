@@ -28,8 +28,17 @@ class OrderListQuerySerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=OrderStatus.choices, required=False, help_text="Only orders in it.")
 
 
+class TextField(serializers.CharField):
+    """A JSON string only: DRF's ``CharField`` would also take ``42`` or ``true`` and store their text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class OrderCancelSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField(
+    reason = TextField(
         required=False, allow_blank=True, max_length=MAX_REASON_LENGTH, help_text="Why (optional, kept on the order)."
     )
 
