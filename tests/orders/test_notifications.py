@@ -125,17 +125,22 @@ def test_cancelling_an_unpaid_order_says_nothing_was_charged(
     )
 
 
-def test_cancelling_a_paid_order_promises_the_refund_without_quoting_staff(
+def test_cancelling_a_paid_order_promises_the_refund_and_gives_the_shops_reason(
     shopper, tshirt, django_capture_on_commit_callbacks, mailoutbox
 ):
     order = _order(shopper, tshirt, status=OrderStatus.PAID)
 
     with django_capture_on_commit_callbacks(execute=True):
         order_cancel(order_id=order.pk, actor=StaffFactory(), reason="Out of stock at the warehouse.")
+    staff_cancelled_without_reason = _order(shopper, tshirt, quantity=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_cancel(order_id=staff_cancelled_without_reason.pk, actor=StaffFactory())
 
     body = mailoutbox[0].body
     assert f"Your order {order.number} (₹998.00) has been cancelled by the shop. We are sorry" in body
-    assert "warehouse" not in body
+    assert "could not be completed.\nReason: Out of stock at the warehouse.\n" in body
+    assert "Reason" not in mailoutbox[1].body
+    assert "You have not been charged." in mailoutbox[1].body
     assert "Your payment of ₹998.00 will be refunded to the way you paid." in body
     assert "You have not been charged." not in body
 

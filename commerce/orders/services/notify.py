@@ -68,8 +68,8 @@ def format_money(amount: Decimal, currency: str) -> str:
 def order_message_context(*, order: Order) -> dict[str, Any]:
     """What every order template may use: ``number``, ``name``, ``total``, ``lines`` (``title``, ``sku``,
     ``quantity``, ``amount``), ``carrier``, ``tracking_number``, ``was_paid`` (a cancelled order was paid: a refund
-    follows), ``by_shopper`` (the shopper cancelled it; else the shop did: staff's reasons are not quoted to
-    the shopper), ``payment_minutes``."""
+    follows), ``by_shopper`` (the shopper cancelled it, else the shop did), ``reason`` (the shop's reason for
+    cancelling, as the order's history shows it; empty when the shopper cancelled), ``payment_minutes``."""
     address = order.shipping_address if isinstance(order.shipping_address, dict) else {}
     name = address.get("name") or getattr(order.user, "full_name", "") or "there"
     lines = [
@@ -81,10 +81,11 @@ def order_message_context(*, order: Order) -> dict[str, Any]:
         }
         for line in order.lines.all()
     ]
-    by_shopper = False
+    by_shopper, reason = False, ""
     if order.status == OrderStatus.CANCELLED:
         event = OrderEvent.objects.filter(order=order, type=OrderEventType.CANCELLED).order_by("-id").first()
         by_shopper = bool(event and event.data.get("by_shopper"))
+        reason = event.note if event and not by_shopper and event.note != "Cancelled by the shop." else ""
     return {
         "number": order.number,
         "name": name,
@@ -94,6 +95,7 @@ def order_message_context(*, order: Order) -> dict[str, Any]:
         "tracking_number": order.tracking_number,
         "was_paid": order.paid_at is not None,
         "by_shopper": by_shopper,
+        "reason": reason,
         "payment_minutes": settings.ORDER_PAYMENT_TIMEOUT_MINUTES,
     }
 

@@ -362,16 +362,16 @@ def order_cancel(*, order_id: int, actor: User | None = None, reason: str = "", 
 
     Unpaid: its allocation and coupon use are released. Paid: its units go back on hand, the coupon use is
     given back, and ``order_cancelled(was_paid=True)`` makes payments refund. ``by_shopper`` says the shopper
-    asked (the API); the caller checks the order is theirs. The shopper's reason is the note of the visible
-    ``cancelled`` event; a staff member's reason goes into a ``note`` event only staff see (the shopper reads
-    "Cancelled by the shop."). A staff cancel of a paid order is audited, with the reason.
+    asked (the API); the caller checks the order is theirs. The reason, the shopper's or staff's, is the note of
+    the ``cancelled`` event, which the shopper sees in the order's history (a shop that cancels owes the
+    shopper a why; staff write it for the shopper). A staff cancel of a paid order is audited, with the reason.
     """
     reason = _clean_text(reason, name="reason", max_length=MAX_NOTE_LENGTH, required=False, multiline=True)
     with transaction.atomic():
         order = order_lock(order_id=order_id)
         was_paid = order.status == OrderStatus.PAID
         before = {"status": order.status, "payment_status": order.payment_status}
-        note = (reason or "Cancelled at your request.") if by_shopper else "Cancelled by the shop."
+        note = reason or ("Cancelled at your request." if by_shopper else "Cancelled by the shop.")
         order_transition_locked(
             order=order,
             to_status=OrderStatus.CANCELLED,
@@ -380,8 +380,6 @@ def order_cancel(*, order_id: int, actor: User | None = None, reason: str = "", 
             data={"by_shopper": bool(by_shopper), "was_paid": was_paid},
             signal_kwargs={"was_paid": was_paid},
         )
-        if reason and not by_shopper:  # staff's words stay in the history staff see
-            _event(order, type=OrderEventType.NOTE, actor=_actor(actor), note=reason, shopper_visible=False)
         if was_paid and not by_shopper:
             audit_record(
                 action=AUDIT_CANCELLED_PAID,
