@@ -1,5 +1,9 @@
 """Routes of the checkout endpoints."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .checkout import CheckoutView
+
+urlpatterns = [
+    path("checkout", CheckoutView.as_view(), name="checkout"),
+]
