@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from commerce.catalog.models import MerchantStatus, ProductStatus, ProductVariant
@@ -193,6 +194,34 @@ def test_reading_an_unchanged_cart_writes_nothing_and_its_queries_do_not_grow_wi
         {"code": "TEN", "discount": inr("100.00")},
         inr("900.00"),
     )
+
+
+def test_the_documented_cart_schema_is_the_body_the_cart_answers(shopper_client, shirt):
+    """Every member of the body is documented and every documented member is in the body (the warnings' optional
+    members excepted), and every amount is the Money component."""
+    OfferFactory(merchant=shirt.product.merchant, code="SAVE10")
+    add(shopper_client)
+    body = shopper_client.post(COUPON, {"code": "SAVE10"}, format="json").json()
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+
+    def properties(name):
+        return set(components[name]["properties"])
+
+    assert properties("Cart") == set(body) == set(components["Cart"]["required"])
+    assert properties("CartLine") == set(body["lines"][0])
+    assert properties("CartProduct") == set(body["lines"][0]["product"])
+    assert properties("CartCoupon") == set(body["coupon"])
+    assert properties("CartMerchant") == set(body["merchant"])
+    assert {"code", "detail"} <= properties("CartWarning")
+    money_members = {
+        name
+        for name, member in components["Cart"]["properties"].items()
+        if member.get("allOf") == [{"$ref": "#/components/schemas/Money"}]
+    }
+    assert money_members == {"subtotal", "discount", "shipping", "tax", "total"}
+    for method, path in [("delete", "/api/v1/cart/coupon"), ("delete", "/api/v1/cart/lines/{id}")]:
+        assert "200" in schema["paths"][path][method]["responses"]
 
 
 # --- POST cart/lines ---------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ class CartLineView(APIView):
         data = _valid(CartLineQuantitySerializer, request)
         return _answer(services.cart_line_update(user=signed_in(request), line_id=pk, quantity=data["quantity"]))
 
-    @extend_schema(request=None, responses=CartSerializer)
+    @extend_schema(request=None, responses={200: CartSerializer})
     def delete(self, request: Request, pk: int) -> Response:
         return _answer(services.cart_line_remove(user=signed_in(request), line_id=pk))
 
@@ -93,6 +93,6 @@ class CartCouponView(APIView):
         data = _valid(CartCouponInputSerializer, request)
         return _answer(services.cart_coupon_apply(user=signed_in(request), code=data["code"]))
 
-    @extend_schema(request=None, responses=CartSerializer)
+    @extend_schema(request=None, responses={200: CartSerializer})
     def delete(self, request: Request) -> Response:
         return _answer(services.cart_coupon_remove(user=signed_in(request)))
