@@ -246,7 +246,11 @@ def test_every_money_property_refers_to_the_money_component(schema):
 
 def test_no_response_carries_a_bare_decimal_amount(schema):
     """A decimal string in a response is a per cent (never an amount: those are Money objects)."""
-    percents = {("Merchant", "default_cashback_rate"), ("PercentageDiscount", "percent")}
+    percents = {
+        ("Merchant", "default_cashback_rate"),
+        ("PercentageDiscount", "percent"),
+        ("OrderLine", "tax_rate"),  # the line's tax rate, per cent
+    }
     decimals = {
         (name, prop_name)
         for name, component in schema["components"]["schemas"].items()
