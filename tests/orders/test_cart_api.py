@@ -213,6 +213,7 @@ def test_the_documented_cart_schema_is_the_body_the_cart_answers(shopper_client,
     assert properties("CartProduct") == set(body["lines"][0]["product"])
     assert properties("CartCoupon") == set(body["coupon"])
     assert properties("CartMerchant") == set(body["merchant"])
+    assert properties("CartAdjustment") == {"source", "label", "amount"}  # the body's: see test_adjustments.py
     assert {"code", "detail"} <= properties("CartWarning")
     money_members = {
         name

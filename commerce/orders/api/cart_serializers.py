@@ -106,8 +106,9 @@ class CartCouponSerializer(serializers.Serializer[Any]):
 
 
 class CartAdjustmentSerializer(serializers.Serializer[Any]):
-    source = serializers.CharField(help_text="The app that offers it, e.g. loyalty_points.")
-    label = serializers.CharField()
+    # Named like Field attributes, which the stubs type; the metaclass takes declared fields off the class.
+    source = serializers.CharField(help_text="The app that offers it, e.g. loyalty_points.")  # type: ignore[assignment]
+    label = serializers.CharField()  # type: ignore[assignment]
     amount = MoneyField(help_text="Taken off the total.")
 
 
