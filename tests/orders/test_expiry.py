@@ -272,3 +272,14 @@ def test_expiry_skips_an_order_a_payment_holds_locked_and_takes_it_next_run(shop
     assert orders_expire_due(now=DUE) == 1
     assert _statuses([order]) == ["expired"]
     assert _stock(tshirt) == (10, 0)
+
+
+@pytest.mark.parametrize("line_count", [1, 4])
+def test_expiring_an_order_takes_a_fixed_number_of_queries_whatever_its_lines(
+    line_count, shopper, make_variant, django_assert_num_queries
+):
+    variants = [make_variant(sku=f"SKU-{index}", price="100.00", stock=10) for index in range(line_count)]
+    order_build(user=shopper, lines=[(variant, 1) for variant in variants], placed_at=PLACED)
+
+    with django_assert_num_queries(12):  # the batch read, then one transaction
+        assert orders_expire_due(now=DUE) == 1
