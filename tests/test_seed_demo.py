@@ -11,6 +11,7 @@ from accounts.models import User
 from commerce.catalog.models import Category, Merchant, MerchantStatus, Product, ProductVariant
 from commerce.offers.models import Offer, OfferDailyStats
 from commerce.offers.selectors import TRENDING_LIMIT, trending_offers
+from commerce.orders.models import Address, Cart, CartStatus, Order
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +80,8 @@ def test_seed_demo_is_idempotent(seeded):
     assert User.objects.get(email="admin@example.com").password == password_hash
     assert "Demo admin exists: admin@example.com" in out.getvalue()
     assert "Offers: demo offers exist." in out.getvalue()
+    assert "Demo shopper exists: shopper@example.com" in out.getvalue()
+    assert "Orders: demo orders exist." in out.getvalue()
 
 
 def test_demo_catalog_looks_like_a_shop(seeded):
@@ -119,3 +122,20 @@ def test_demo_offers_cover_every_active_merchant_and_trend_with_a_spread(seeded)
     assert ids not in (sorted(ids), sorted(ids, reverse=True))
     assert scores[0] > 3 * scores[-1]  # a real spread between the top and the tail
     assert len({offer.merchant_id for offer in trending}) == active.count()
+
+
+def test_demo_shopper_has_an_address_a_cart_and_orders_in_every_state(seeded):
+    shopper = User.objects.get(email="shopper@example.com")
+    assert Address.objects.filter(user=shopper, is_default=True).count() == 1
+    orders = Order.objects.filter(user=shopper).order_by("id")
+    assert list(orders.values_list("status", flat=True)) == [
+        "delivered",
+        "fulfilled",
+        "paid",
+        "cancelled",
+        "pending_payment",
+    ]
+    assert {order.merchant.name for order in orders} == {"Urban Threads"}
+    assert orders[1].carrier == "Delhivery" and orders[1].tracking_number
+    cart = Cart.objects.get(user=shopper, status=CartStatus.OPEN)
+    assert cart.lines.count() == 2
