@@ -1,5 +1,9 @@
 """Routes of the invoices endpoints."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .invoices import InvoiceView
+
+urlpatterns = [
+    path("orders/<str:number>/invoice", InvoiceView.as_view(), name="order-invoice"),
+]
