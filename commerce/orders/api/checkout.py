@@ -130,8 +130,9 @@ class CheckoutView(APIView):
     )
     def post(self, request: Request) -> Response:
         user = signed_in(request)
+        raw = request.data  # parsed first: a body that is not JSON is a parse_error whatever the headers
         key = idempotency_key_clean(value=request.headers.get(HEADER))
-        body = CheckoutInputSerializer(data=request.data)
+        body = CheckoutInputSerializer(data=raw)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         expected_total, expected_currency = data.get("expected_total") or (None, None)
@@ -151,7 +152,7 @@ class CheckoutView(APIView):
             user_id=user.pk,
             scope=SCOPE,
             key=key,
-            request_hash=idempotency_request_hash(body=request.data),
+            request_hash=idempotency_request_hash(body=raw),
             work=place,
         )
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
