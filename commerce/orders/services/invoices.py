@@ -16,7 +16,8 @@ Rules, including the decisions the issue leaves open:
   the :class:`~commerce.orders.models.Invoice` row, so a number is taken exactly when an invoice commits: no
   gaps, no duplicates (also a UNIQUE constraint). Invoices are issued one at a time per year while that lock is
   held (drawing the PDF included, a few tens of milliseconds).
-* **The file** is written to storage before the transaction commits; if the commit then fails, the file stays
+* **The file** (``invoices/<year>/INV-2026-27-000001-<random>.pdf``; it holds personal data: keep media private)
+  is written to storage before the transaction commits; if the commit then fails, the file stays
   behind unreferenced (harmless: the number was not taken, and the retry writes a new file). A storage that is
   down is 503 ``service_unavailable``. If a stored file goes missing later, the next request draws the same
   invoice again (same number and date; drawing is deterministic) and stores it.
@@ -25,6 +26,7 @@ Rules, including the decisions the issue leaves open:
 * An invoice is never re-issued or changed: refunds after it are the business of credit notes, not of this one.
 """
 
+import secrets
 from datetime import datetime
 from decimal import Decimal
 from typing import IO
@@ -64,8 +66,14 @@ def invoice_number(*, year: str, sequence: int) -> str:
 
 
 def invoice_file_name(invoice: Invoice) -> str:
-    """The file name of an invoice (its number without slashes): ``INV-2026-27-000001.pdf``."""
+    """The name a downloaded invoice gets (its number without slashes): ``INV-2026-27-000001.pdf``."""
     return f"{invoice.number.replace('/', '-')}.pdf"
+
+
+def _storage_name(invoice: Invoice) -> str:
+    """The stored file's name: the download name plus a random part, so that even a storage exposed by mistake
+    (media served publicly) does not hand out invoices to anyone counting numbers."""
+    return f"{invoice.number.replace('/', '-')}-{secrets.token_hex(8)}.pdf"
 
 
 def _unavailable() -> Conflict:
@@ -129,7 +137,7 @@ def _store(invoice: Invoice, order: Order) -> None:
     """Draw the invoice and put the file in storage (``invoice.pdf`` names it; the row is not saved here)."""
     content = invoice_pdf_render(_document(invoice, order))
     try:
-        invoice.pdf.save(invoice_file_name(invoice), ContentFile(content), save=False)
+        invoice.pdf.save(_storage_name(invoice), ContentFile(content), save=False)
     except OSError as exc:
         raise DependencyUnavailable("Invoices cannot be stored right now; try again shortly.") from exc
 
