@@ -465,3 +465,15 @@ def test_concurrent_first_addresses_make_exactly_one_default():
     assert [sorted(result) for _, result in threads] == [["value"]] * 4
     assert Address.objects.filter(user=user).count() == 4
     assert len(_defaults(user)) == 1
+
+
+def test_the_input_serializer_validates_with_the_same_rules():
+    from commerce.orders.api.address_serializers import AddressInputSerializer
+
+    good = AddressInputSerializer(data={**BODY, "phone": "98123 45678"})
+    bad = AddressInputSerializer(data={**BODY, "postal_code": "012345", "phone": 1})
+
+    assert good.is_valid() is True
+    assert good.validated_data == BODY
+    assert bad.is_valid() is False
+    assert bad.errors == {"postal_code": [PIN], "phone": ["Not a valid string."]}
