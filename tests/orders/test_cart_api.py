@@ -718,3 +718,56 @@ def test_a_coupon_used_elsewhere_keeps_the_offer_counter_untouched(shopper_clien
     add(shopper_client)
     shopper_client.post(COUPON, {"code": "SAVE10"}, format="json")
     assert Offer.objects.get(pk=offer.pk).times_used == 0
+
+
+# --- query budgets of the changes ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cart_with_lines(make_variant):
+    """``cart_with_lines(n)``: a new shopper's client and cart of ``n`` lines (SKU-0..), with a coupon limited per
+    user and to the lines' categories, already read once (so the quote on record is the current one)."""
+    variants = [make_variant(sku=f"SKU-{n}", price="100.00", stock=50) for n in range(10)]
+    make_variant(sku="EXTRA", price="100.00", stock=50, category=variants[0].product.category)
+    OfferFactory(
+        merchant=variants[0].product.merchant,
+        code="TEN",
+        per_user_limit=2,
+        applies_to="categories",
+        categories=[variant.product.category for variant in variants],
+    )
+
+    def build(count):
+        client = APIClient()
+        user = UserFactory()
+        client.force_authenticate(user)
+        for variant in variants[:count]:
+            add(client, sku=variant.sku)
+        assert client.post(COUPON, {"code": "TEN"}, format="json").status_code == 200
+        return client, [line["id"] for line in client.get(CART).json()["lines"]]
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("name", "queries", "call"),
+    [
+        ("add to a line", 16, lambda client, ids: add(client, sku="SKU-0")),
+        ("add a line", 16, lambda client, ids: add(client, sku="EXTRA")),
+        ("change a line", 14, lambda client, ids: client.patch(line_url(ids[0]), {"quantity": 2}, format="json")),
+        ("remove a line", 14, lambda client, ids: client.delete(line_url(ids[0]))),
+        ("apply the coupon", 19, lambda client, ids: client.post(COUPON, {"code": "TEN"}, format="json")),
+        ("remove the coupon", 8, lambda client, ids: client.delete(COUPON)),
+    ],
+)
+def test_each_change_runs_the_same_queries_for_2_or_10_lines(
+    cart_with_lines, django_assert_num_queries, name, queries, call
+):
+    """Beside GET cart's 12 (see above): adding locks the cart, reads the SKU and the lines, writes the line and
+    the cart, prices (tax rates, 6 for the coupon, shipping) and records the quote; applying a coupon prices twice
+    (without it, to validate it on the buyable lines, then with it)."""
+    for count in (2, 10):
+        client, ids = cart_with_lines(count)
+        with django_assert_num_queries(queries):
+            response = call(client, ids)
+        assert response.status_code in (200, 201), (name, count, response.json())
