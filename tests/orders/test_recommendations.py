@@ -4,10 +4,13 @@ query budgets). PostgreSQL's trigram ordering and the recount's lock are in ``te
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from commerce.catalog import services as catalog_services
 from commerce.catalog.models import MerchantStatus, Product, ProductStatus, ProductVariant
@@ -191,6 +194,21 @@ def test_the_periodic_task_runs_the_recount(item):
     assert recount_co_purchases() == {"pairs": 1, "created": 1, "updated": 0, "deleted": 0, "skipped": 0}
     assert recount_co_purchases() == {"pairs": 1, "created": 0, "updated": 0, "deleted": 0, "skipped": 0}
     assert pairs() == {("a", "b"): 1}
+
+
+def test_the_recount_costs_the_same_queries_for_few_and_many_pairs(item):
+    def queries_of_a_recount(size: int) -> int:
+        variants = [item(f"p{size}-{number}") for number in range(size)]
+        for first, second in pairwise(variants):
+            paid(first, second)
+        with CaptureQueriesContext(connection) as queries:
+            result = co_purchases_recount()
+        assert result.created == size - 1
+        return len(queries)
+
+    # Savepoint, (the advisory lock on PostgreSQL,) the aggregate, the stored rows, one upsert, release.
+    expected = 6 if connection.vendor == "postgresql" else 5
+    assert (queries_of_a_recount(2), queries_of_a_recount(30)) == (expected, expected)
 
 
 # --- the endpoint -----------------------------------------------------------------------------------------
