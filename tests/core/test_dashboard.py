@@ -36,11 +36,12 @@ ALL_CARDS = [
     "offers.top",
     "accounts.new_shoppers",
     "orders.today",
+    "orders.per_day",
     "notifications.dead_letters",
 ]
-MERCHANT_CARDS = ["catalog.products", "offers.live", "offers.activity", "offers.top", "orders.today"]
+MERCHANT_CARDS = ["catalog.products", "offers.live", "offers.activity", "offers.top", "orders.today", "orders.per_day"]
 # Today's sales need the sales overview's permission, which support and catalog managers do not hold.
-SALES_CARDS = {"orders.today"}
+SALES_CARDS = {"orders.today", "orders.per_day"}
 
 
 def _staff(*roles, merchant=None, **fields):
@@ -171,7 +172,7 @@ def test_superuser_sees_every_card():
     [
         (SUPPORT, [key for key in ALL_CARDS if key not in SALES_CARDS]),  # users, catalog, offers, notifications
         (CATALOG_MANAGER, [key for key in MERCHANT_CARDS if key not in SALES_CARDS]),
-        (FINANCE, ["accounts.new_shoppers", "orders.today"]),
+        (FINANCE, ["accounts.new_shoppers", "orders.today", "orders.per_day"]),
     ],
 )
 def test_staff_see_the_cards_of_the_models_they_may_view(role, expected):
@@ -267,6 +268,7 @@ def test_superuser_dashboard_shows_every_card_with_its_figures(shop, frozen, cli
         "offers.top": {},
         "accounts.new_shoppers": {"New shoppers, last 30 days": 2},
         "orders.today": {"Orders today": 0, "Paid today": 0},
+        "orders.per_day": {"Orders": 0, "Paid": 0},
         "notifications.dead_letters": {"Dead-lettered": 1, "Failed in the last 30 days": 1},
     }
     for title in ("Products", "Offers", "Offer views and clicks", "Top offers by clicks", "New shoppers"):
@@ -274,7 +276,7 @@ def test_superuser_dashboard_shows_every_card_with_its_figures(shop, frozen, cli
     assert "Acme spring sale" in html and "Globex weekend deal" in html
     assert 'data-dashboard-range="30"' in html
     # Charts are canvases of the theme's chart component with their data as escaped JSON (no inline script).
-    assert html.count('<canvas class="chart"') == 2
+    assert html.count('<canvas class="chart"') == 3  # offers' views and clicks, new shoppers, orders per day
     assert 'data-type="line" data-value="{&quot;labels&quot;: [&quot;14 Feb&quot;' in html
     assert "<script>" not in html
 
@@ -317,6 +319,7 @@ def test_merchant_staff_dashboard_shows_only_their_merchant(shop, frozen, client
         "offers.activity": {"Views": 10, "Clicks": 4},
         "offers.top": {},
         "orders.today": {"Orders today": 0, "Paid today": 0},
+        "orders.per_day": {"Orders": 0, "Paid": 0},
     }
     assert "Acme spring sale" in html
     assert "Globex weekend deal" not in html

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import ADMIN, FINANCE, MERCHANT_STAFF, SUPPORT
 from commerce.core import dashboard
-from commerce.orders.dashboard import today_card
+from commerce.orders.dashboard import period_card, today_card
 from commerce.orders.models import Order, OrderStatus
 from commerce.orders.reports import SalesReport, sales_chart_svg, sales_report
 from tests.catalog.factories import MerchantFactory, MerchantMembershipFactory
@@ -279,3 +279,29 @@ def test_the_dashboard_card_of_a_merchant_without_sales_today(sales):
 
     assert [(figure.label, figure.value) for figure in data.figures] == [("Orders today", 0), ("Paid today", 0)]
     assert data.table is not None and data.table.rows == (("INR", "0.00 INR"),)
+
+
+def test_the_dashboard_range_card_counts_orders_per_day_and_revenue_per_currency(sales, django_assert_num_queries):
+    context = dashboard.CardContext(scope=None, period=dashboard.period_ending(days=7, today=TODAY), now=NOW)
+
+    with django_assert_num_queries(1):
+        data = period_card(context)
+
+    # Counts of every currency (the USD order included); revenue per currency, never added across.
+    assert [(figure.label, figure.value) for figure in data.figures] == [("Orders", 6), ("Paid", 5)]
+    assert data.chart is not None
+    assert data.chart.labels == ("09 Mar", "10 Mar", "11 Mar", "12 Mar", "13 Mar", "14 Mar", "15 Mar")
+    assert [series.values for series in data.chart.series] == [(0, 0, 0, 0, 0, 2, 4), (0, 0, 0, 0, 0, 2, 3)]
+    assert data.table is not None
+    assert data.table.rows == (("INR", "1897.00 INR"), ("USD", "600.00 USD"))
+
+
+def test_the_dashboard_range_card_is_scoped(sales):
+    context = dashboard.CardContext(
+        scope=frozenset({sales["globex"].pk}), period=dashboard.period_ending(days=30, today=TODAY), now=NOW
+    )
+
+    data = period_card(context)
+
+    assert [(figure.label, figure.value) for figure in data.figures] == [("Orders", 1), ("Paid", 1)]
+    assert data.table is not None and data.table.rows == (("INR", "250.00 INR"),)
