@@ -159,6 +159,7 @@ def test_issuing_writes_a_staff_only_invoiced_event(shopper, shopper_client, tsh
         False,
     )
     assert (event.from_status, event.to_status) == ("paid", "paid")
+    assert event.actor_id == shopper.pk
 
 
 @time_machine.travel(NOW, tick=False)
@@ -170,6 +171,21 @@ def test_issuing_has_a_fixed_query_budget(shopper, shopper_client, tshirt, make_
     # insert invoice, update year, insert event, release
     with django_assert_num_queries(13):
         assert shopper_client.get(_url(order)).status_code == 200
+
+
+@time_machine.travel(NOW, tick=False)
+def test_many_lines_flow_onto_more_pages(shopper, shopper_client, make_variant):
+    lines = [(make_variant(sku=f"BULK-{i:02d}", title=f"Item {i:02d}"), 1) for i in range(45)]
+    order = order_build(user=shopper, lines=lines, status=OrderStatus.PAID)
+
+    content = _pdf_bytes(shopper_client.get(_url(order)))
+
+    reader = PdfReader(io.BytesIO(content))
+    assert len(reader.pages) == 2
+    text = _text(content)
+    assert all(f"{i + 1} Item {i:02d} BULK-{i:02d} 1 499.00" in text for i in range(45))
+    assert "Invoice INV/2026-27/000001, page 2" in text
+    assert "Total (INR) 22455.00" in text
 
 
 @pytest.mark.parametrize(

@@ -142,9 +142,9 @@ def _store(invoice: Invoice, order: Order) -> None:
         raise DependencyUnavailable("Invoices cannot be stored right now; try again shortly.") from exc
 
 
-def invoice_issue(*, order_id: int) -> Invoice:
+def invoice_issue(*, order_id: int, actor: User | None = None) -> Invoice:
     """The order's invoice, issued now if it has none (see the module for the rules). 409
-    ``invoice_unavailable`` for an order that was never paid."""
+    ``invoice_unavailable`` for an order that was never paid. ``actor``: who asked (the event's actor)."""
     existing = Invoice.objects.filter(order_id=order_id).first()
     if existing is not None:
         return existing
@@ -180,6 +180,7 @@ def invoice_issue(*, order_id: int) -> Invoice:
             note=f"Invoice {invoice.number} issued.",
             data={"invoice": invoice.number},
             shopper_visible=False,
+            actor=actor,
             created_at=issued_at,
         )
     return invoice
@@ -197,7 +198,7 @@ def invoice_for_shopper(*, user: User, number: str) -> Invoice:
         pass
     if order.payment_status not in INVOICEABLE:
         raise _unavailable()
-    return invoice_issue(order_id=order.pk)
+    return invoice_issue(order_id=order.pk, actor=user)
 
 
 def invoice_open(*, invoice: Invoice) -> IO[bytes]:
