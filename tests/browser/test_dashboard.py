@@ -20,6 +20,8 @@ ALL_CARDS = [
     "offers.activity",
     "offers.top",
     "accounts.new_shoppers",
+    "orders.today",
+    "orders.per_day",
     "notifications.dead_letters",
 ]
 
@@ -117,7 +119,14 @@ def test_merchant_staff_see_their_merchants_cards_only(page, make_staff, signed_
     signed_in(user)
     page.goto("/admin/")
 
-    assert card_keys(page) == ["catalog.products", "offers.live", "offers.activity", "offers.top"]
+    assert card_keys(page) == [
+        "catalog.products",
+        "offers.live",
+        "offers.activity",
+        "offers.top",
+        "orders.today",
+        "orders.per_day",
+    ]
     assert page.get_by_text("New shoppers", exact=True).count() == 0
     assert figures(page, "catalog.products") == {"Live": "2", "Out of stock": "1"}
     assert figures(page, "offers.live") == {"Live": "2", "Expiring within 7 days": "1"}
