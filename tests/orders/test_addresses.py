@@ -341,6 +341,8 @@ def test_another_users_address_is_not_found_and_untouched(shopper_client):
         shopper_client.patch(_detail(other), {"is_default": True}, format="json"),
         shopper_client.delete(_detail(other)),
         shopper_client.delete(f"{URL}/999999"),
+        shopper_client.patch(f"{URL}/{10**30}", {"city": "Mysuru"}, format="json"),
+        shopper_client.delete(f"{URL}/{10**30}"),
     ):
         assert response.status_code == 404
         assert response.json() == {"code": "not_found", "detail": "No such address."}

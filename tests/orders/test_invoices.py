@@ -232,7 +232,13 @@ def test_an_order_that_was_paid_has_an_invoice(shopper, shopper_client, tshirt, 
 def test_another_users_or_an_unknown_order_is_not_found_as_json(shopper_client, tshirt):
     other = order_build(user=UserFactory(), lines=[(tshirt, 1)], status=OrderStatus.PAID)
 
-    for url in (_url(other), "/api/v1/orders/ORD-NOSUCH/invoice"):
+    for url in (
+        _url(other),
+        "/api/v1/orders/ORD-NOSUCH/invoice",
+        "/api/v1/orders/ORD-%00/invoice",
+        f"/api/v1/orders/{'X' * 5000}/invoice",
+        "/api/v1/orders/%E0%A4%86%F0%9F%98%80/invoice",
+    ):
         response = shopper_client.get(url, HTTP_ACCEPT="application/pdf")
         assert response.status_code == 404
         assert response["Content-Type"] == "application/json"

@@ -51,6 +51,7 @@ from ..models import (
     PaymentStatus,
 )
 
+NUMBER_MAX_LENGTH = int(getattr(Order._meta.get_field("number"), "max_length", 16))
 INVOICEABLE = frozenset({PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED})
 
 
@@ -189,6 +190,8 @@ def invoice_issue(*, order_id: int, actor: User | None = None) -> Invoice:
 def invoice_for_shopper(*, user: User, number: str) -> Invoice:
     """The invoice of ``user``'s order ``number``, issued on the first request. 404 for another user's or an
     unknown order; 409 ``invoice_unavailable`` while it is unpaid. One query when the invoice exists."""
+    if len(number) > NUMBER_MAX_LENGTH or "\x00" in number:  # no such number; PostgreSQL refuses NUL in text
+        raise NotFoundError("No such order.")
     order = Order.objects.filter(user=user, number=number).select_related("invoice").first()
     if order is None:
         raise NotFoundError("No such order.")
