@@ -305,7 +305,10 @@ class OrderAdmin(MerchantScopedAdminMixin, ModelAdmin):
 
     @display(description="Invoice")
     def invoice_link(self, obj: Order) -> str:
-        invoice = Invoice.objects.filter(order=obj).only("pk", "number").first()
+        # The theme renders a read-only field more than once: one query per page, kept on the order.
+        if not hasattr(obj, "_admin_invoice"):
+            obj._admin_invoice = Invoice.objects.filter(order=obj).only("pk", "number").first()  # type: ignore[attr-defined]
+        invoice = obj._admin_invoice  # type: ignore[attr-defined]
         if invoice is None:
             return "-"
         return format_html('<a href="{}">{}</a>', reverse("admin:orders_invoice_pdf", args=[invoice.pk]), invoice)

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditEntry
 from accounts.roles import ADMIN, CATALOG_MANAGER, FINANCE, MERCHANT_STAFF, SUPPORT
@@ -490,3 +492,24 @@ def test_an_invoice_pdf_needs_the_view_permission(client, admin_login, settings,
     assert client.get(f"/admin/orders/invoice/{invoice.pk}/pdf/").status_code == 200
     admin_login(staff(CATALOG_MANAGER))
     assert client.get(f"/admin/orders/invoice/{invoice.pk}/pdf/").status_code == 404
+
+
+def test_an_orders_page_costs_the_same_queries_with_one_line_or_many(client, admin_login, make_variant):
+    """Lines, reductions and events are one query per inline, whatever their number."""
+    admin_login(staff(MERCHANT_STAFF, merchant=make_variant(sku="SKU-0").product.merchant))
+    variants = [make_variant(sku=f"SKU-{index}") for index in range(1, 21)]
+    small = order_build(lines=[(variants[0], 1)], status=OrderStatus.PAID)
+    large = order_build(lines=[(variant, 2) for variant in variants], status=OrderStatus.PAID)
+    client.get(change_url(small))  # warm the per-process caches
+
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(change_url(small)).status_code == 200
+    with CaptureQueriesContext(connection) as twenty:
+        assert client.get(change_url(large)).status_code == 200
+
+    assert len(one) == len(twenty) == ORDER_PAGE_QUERIES_MERCHANT_STAFF
+
+
+# Session, user, OTP device; roles and merchants (2); the scope check and the order (2); permissions (2); lines,
+# reductions and events (3); the invoice (once, however often the theme renders its field).
+ORDER_PAGE_QUERIES_MERCHANT_STAFF = 13
