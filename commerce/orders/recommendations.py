@@ -11,7 +11,10 @@ Two lists for a public product, each of at most ``limit`` product cards (:data:`
   same category *and* brand (case-insensitive; an empty brand matches nothing) first, then titles at least
   :data:`SIMILARITY_THRESHOLD` similar, then the rest of the category by popularity, which is the fill when
   data is thin. Within the first two tiers a closer title ranks first (PostgreSQL); then popularity, newest.
-  SQLite has no trigram similarity: same category and brand first, then the category by popularity.
+  SQLite has no trigram similarity: same category and brand first, then the category by popularity. On
+  PostgreSQL the similarity is computed only for a few candidates, the best ``limit`` of each tier taken in one
+  UNION ALL subquery (see :func:`_similar_candidates`), not for a whole category: ranking those gives exactly
+  the list that ranking everything would.
 
 Both lists hold only public (active product of an active merchant) and in-stock products, never the product
 itself, and never the same product twice: a product in "frequently bought together" is left out of "similar"
@@ -107,31 +110,58 @@ def similar_products(
     *, product_id: int, category_id: int, brand: str, title: str, exclude: list[int], limit: int
 ) -> list[Product]:
     """Recommendable products like this one, best first (one query; see the module docstring for the order)."""
-    queryset = recommendable_products().exclude(pk__in=[product_id, *exclude])
-    tiers: list[When] = []
-    if brand.strip():
-        tiers.append(When(Q(category_id=category_id, brand__iexact=brand), then=Value(TIER_SAME_BRAND)))
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        queryset = queryset.filter(Q(category_id=category_id) | Q(title__trigram_similar=title)).annotate(
+    base = recommendable_products().exclude(pk__in=[product_id, *exclude])
+    same_brand = Q(category_id=category_id, brand__iexact=brand) if brand.strip() else None
+    # (condition, tier) in rank order; a product in none of them is the category's popular fill.
+    tiers: list[tuple[Q, int]] = [(same_brand, TIER_SAME_BRAND)] if same_brand is not None else []
+    queryset: QuerySet[Product]
+    if connection.vendor == "postgresql":
+        tiers.append((Q(similarity__gte=SIMILARITY_THRESHOLD), TIER_SIMILAR_TITLE))
+        queryset = base.filter(pk__in=_similar_candidates(base, category_id, same_brand, title, limit)).annotate(
             similarity=TrigramSimilarity("title", title)
         )
-        tiers.append(When(similarity__gte=SIMILARITY_THRESHOLD, then=Value(TIER_SIMILAR_TITLE)))
-    else:
-        queryset = queryset.filter(category_id=category_id)
-    queryset = queryset.annotate(tier=Case(*tiers, default=Value(TIER_CATEGORY), output_field=IntegerField()))
-    if postgres:
-        # Closer titles first within the first two tiers; the popular fill of the category ranks by popularity
+        # A closer title first within the first two tiers; the popular fill of the category ranks by popularity
         # alone, not by a weak title likeness.
-        queryset = queryset.annotate(
-            closeness=Case(
-                When(tier__lt=TIER_CATEGORY, then=F("similarity")), default=Value(0.0), output_field=FloatField()
-            )
+        closeness: Case | Value = Case(
+            *[When(condition, then=F("similarity")) for condition, _ in tiers],
+            default=Value(0.0),
+            output_field=FloatField(),
         )
     else:
-        queryset = queryset.annotate(closeness=Value(0.0, output_field=FloatField()))
-    queryset = queryset.order_by("tier", F("closeness").desc(), "-popularity", "-created_at", "-id")
+        queryset = base.filter(category_id=category_id)
+        closeness = Value(0.0, output_field=FloatField())
+    queryset = queryset.annotate(
+        tier=Case(
+            *[When(condition, then=Value(tier)) for condition, tier in tiers],
+            default=Value(TIER_CATEGORY),
+            output_field=IntegerField(),
+        ),
+        closeness=closeness,
+    ).order_by("tier", F("closeness").desc(), "-popularity", "-created_at", "-id")
     return list(_cards(queryset)[:limit])
+
+
+def _similar_candidates(
+    base: QuerySet[Product], category_id: int, same_brand: Q | None, title: str, limit: int
+) -> QuerySet[Product, int]:
+    """The ids that can make the top ``limit`` on PostgreSQL, as one UNION ALL subquery: the best ``limit`` of each
+    tier in its own order (same category and brand by title likeness; similar titles through the trigram index;
+    the category by popularity). Any product of the overall top ``limit`` is among the first ``limit`` of its
+    tier's branch (everything ahead of it there is ahead of it overall too), so ranking only these gives the same
+    list as ranking the whole category and every similar title, while the title similarity is computed for a few
+    rows instead of a whole category."""
+    order = ("-popularity", "-created_at", "-id")
+    alike = base.annotate(similarity=TrigramSimilarity("title", title))
+    branches = [
+        alike.filter(title__trigram_similar=title, similarity__gte=SIMILARITY_THRESHOLD).order_by(
+            F("similarity").desc(), *order
+        ),
+        base.filter(category_id=category_id).order_by(*order),
+    ]
+    if same_brand is not None:
+        branches.append(alike.filter(same_brand).order_by(F("similarity").desc(), *order))
+    ids = [branch.values_list("pk", flat=True)[:limit] for branch in branches]
+    return ids[0].union(*ids[1:], all=True)
 
 
 def product_recommendations(*, slug: str, limit: int = DEFAULT_LIMIT) -> Recommendations:

@@ -55,9 +55,7 @@ def test_similar_ranks_same_brand_then_similar_titles_then_the_popular_category(
     product("Organic Cotton Crew T-Shirt Draft", category=clothing, brand="Acme", status=ProductStatus.DRAFT)
     product("Organic Cotton Crew T-Shirt Empty", category=sale, brand="Acme", stock=0)
 
-    body = api_client.get("/api/v1/products/organic-cotton-crew-t-shirt/recommendations").json()
-
-    assert slugs(body["similar"]) == [
+    expected = [
         "organic-cotton-crew-t-shirt-long-sleeve",
         "linen-shirt",
         "organic-cotton-crew-t-shirt-navy",
@@ -66,7 +64,14 @@ def test_similar_ranks_same_brand_then_similar_titles_then_the_popular_category(
         "wool-scarf",
         "cotton-scarf",
     ]
+    body = api_client.get("/api/v1/products/organic-cotton-crew-t-shirt/recommendations").json()
+
+    assert slugs(body["similar"]) == expected
     assert body["frequently_bought_together"] == []
+    # Each tier contributes only its best `limit` candidates; the ranking over them is the same at every limit.
+    for limit in range(1, len(expected) + 1):
+        body = api_client.get(f"/api/v1/products/organic-cotton-crew-t-shirt/recommendations?limit={limit}").json()
+        assert (limit, slugs(body["similar"])) == (limit, expected[:limit])
 
 
 @pytest.mark.postgres
