@@ -198,8 +198,8 @@ def test_another_users_address_is_not_found_and_nothing_is_placed(shopper, shopp
     assert Order.objects.count() == 0 and stock(tshirt) == (10, 0)
 
 
-def test_placing_publishes_order_placed_and_raises_popularity_after_the_commit(
-    shopper, tshirt, django_capture_on_commit_callbacks
+def test_placing_publishes_order_placed_tells_the_shopper_and_raises_popularity_after_the_commit(
+    shopper, tshirt, django_capture_on_commit_callbacks, mailoutbox
 ):
     received = []
 
@@ -211,11 +211,16 @@ def test_placing_publishes_order_placed_and_raises_popularity_after_the_commit(
         fill_cart(shopper, [(tshirt, 3)])
         with django_capture_on_commit_callbacks(execute=True):
             order = order_place(user=shopper, shipping_address=dict(SHIPPING_ADDRESS))
+            # Nothing happens before the commit (the callbacks run when this block ends).
+            assert received == [] and mailoutbox == []
+            assert Product.objects.get(pk=tshirt.product_id).popularity == 0
     finally:
         events.order_placed.disconnect(receiver)
 
     assert [(kw["order_id"], kw["number"]) for kw in received] == [(order.pk, order.number)]
     assert Product.objects.get(pk=tshirt.product_id).popularity == 3
+    [message] = mailoutbox
+    assert (message.to, message.subject) == (["shopper@example.com"], f"Order {order.number} placed: ₹1,497.00 to pay")
 
 
 # --- refusals: nothing changes -----------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class CartChanged(Conflict):
     new cart. :meth:`after_rollback` records that quote as seen once the checkout's transaction has rolled back
     (each enclosing transaction that rolls back runs it again), so a retry of the same request goes through."""
 
-    def __init__(self, quote: CartQuote, *, user: User) -> None:
+    def __init__(self, quote: CartQuote) -> None:
         super().__init__(
             "Your cart changed since you last saw it (a price, your coupon or a discount). "
             "Review the cart and check out again.",
@@ -96,7 +96,6 @@ class CartChanged(Conflict):
         self.cart_id = quote.cart.pk
         self.quote_fingerprint = quote.fingerprint()
         self.quote = quote
-        self.user = user
 
     def after_rollback(self) -> None:
         cart = Cart.objects.filter(pk=self.cart_id, status=CartStatus.OPEN).first()
@@ -150,15 +149,13 @@ def _refuse_unbuyable(quote: CartQuote, merchant_id: int | None) -> None:
         raise Conflict(" ".join(short.values()), code="insufficient_stock", fields=_sku_fields(short))
 
 
-def _refuse_changed(
-    quote: CartQuote, cart: Cart, expected_total: Decimal | None, currency: str | None, user: User
-) -> None:
+def _refuse_changed(quote: CartQuote, cart: Cart, expected_total: Decimal | None, currency: str | None) -> None:
     if expected_total is not None:
         unchanged = expected_total == quote.total and (currency is None or currency == quote.currency)
     else:
         unchanged = bool(cart.quote_fingerprint) and cart.quote_fingerprint == quote.fingerprint()
     if not unchanged:
-        raise CartChanged(quote, user=user)
+        raise CartChanged(quote)
 
 
 def _order_row(*, user: User, cart: Cart, quote: CartQuote, address: dict[str, str], now: Any) -> Order:
@@ -257,7 +254,7 @@ def _place(*, user: User, address: dict[str, str], expected_total: Decimal | Non
         raise Conflict("Your cart is empty.", code="cart_empty")
     quote = cart_quote(cart=cart, user=user, lines=lines)
     _refuse_unbuyable(quote, cart.merchant_id)
-    _refuse_changed(quote, cart, expected_total, currency, user)
+    _refuse_changed(quote, cart, expected_total, currency)
 
     variants_stock_allocate(quantities={line.variant.pk: line.quantity for line in quote.lines})
     now = timezone.now()
