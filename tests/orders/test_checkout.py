@@ -28,6 +28,7 @@ from commerce.orders.models import (
 from commerce.orders.pricing import cart_quote
 from commerce.orders.services import checkout as checkout_service
 from commerce.orders.services.checkout import order_place
+from tests.catalog.factories import MerchantFactory
 from tests.factories import UserFactory
 from tests.offers.factories import OfferFactory
 from tests.orders.factories import SHIPPING_ADDRESS, AddressFactory
@@ -368,6 +369,35 @@ def test_a_coupon_used_up_by_someone_else_during_checkout_rolls_everything_back(
     assert Offer.objects.get(pk=offer.pk).times_used == 0  # the rival's use rolled back with ours, in the test
     assert Cart.objects.get(pk=cart.pk).status == CartStatus.OPEN
     assert IdempotencyRecord.objects.count() == 0
+
+
+def test_the_service_records_the_new_quote_as_seen_after_its_rollback(shopper, tshirt):
+    cart = fill_cart(shopper, [(tshirt, 1)])
+    ProductVariant.objects.filter(pk=tshirt.pk).update(price=Decimal("449.00"))
+
+    with pytest.raises(Conflict) as refused:
+        order_place(user=shopper, shipping_address=dict(SHIPPING_ADDRESS))
+
+    assert refused.value.code == "cart_changed"
+    assert refused.value.extra["cart"]["total"] == money("498.00")  # 449.00 and 49.00 shipping below 499.00
+    cart.refresh_from_db()
+    assert cart.quoted_total == Decimal("498.00") and stock(tshirt) == (10, 0)
+    assert order_place(user=shopper, shipping_address=dict(SHIPPING_ADDRESS)).total == Decimal("498.00")
+
+
+def test_a_line_of_another_merchant_is_unavailable(shopper, shopper_client, merchant, make_variant):
+    mine = make_variant(sku="MINE")
+    theirs = make_variant(sku="THEIRS", merchant=MerchantFactory(name="Other", slug="other"))
+    cart = fill_cart(shopper, [(mine, 1)])
+    CartLine.objects.create(cart=cart, variant=theirs, quantity=1)  # slipped past the cart service
+    mark_seen(cart, shopper)
+
+    response = post(shopper_client, {"shipping_address": SHIPPING_ADDRESS})
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "line_unavailable"
+    assert list(response.json()["fields"]) == ["THEIRS"]
+    assert stock(mine) == (10, 0) and stock(theirs) == (10, 0)
 
 
 # --- the adjustment extension point -------------------------------------------------------------------------------
