@@ -194,7 +194,17 @@ class OrderAdmin(MerchantScopedAdminMixin, ModelAdmin):
     fieldsets = [
         (
             None,
-            {"fields": ["number", "user", "merchant", "status", "payment_status", "needs_attention", "invoice_link"]},
+            {
+                "fields": [
+                    "number",
+                    "account",
+                    "merchant",
+                    "status",
+                    "payment_status",
+                    "needs_attention",
+                    "invoice_link",
+                ]
+            },
         ),
         (
             "Amounts",
@@ -302,6 +312,11 @@ class OrderAdmin(MerchantScopedAdminMixin, ModelAdmin):
         address = obj.shipping_address or {}
         parts = [str(address.get(key) or "").strip() for key in ADDRESS_FIELDS]
         return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts if part)) or "-"
+
+    @display(description="Account")
+    def account(self, obj: Order) -> str:
+        # Text, not a link: merchant staff may not open the users' admin.
+        return obj.user.email or obj.user.phone or str(obj.user_id)
 
     @display(description="Invoice")
     def invoice_link(self, obj: Order) -> str:
