@@ -513,3 +513,15 @@ def test_an_orders_page_costs_the_same_queries_with_one_line_or_many(client, adm
 # Session, user, OTP device; roles and merchants (2); the scope check and the order (2); permissions (2); lines,
 # reductions and events (3); the invoice (once, however often the theme renders its field).
 ORDER_PAGE_QUERIES_MERCHANT_STAFF = 13
+
+
+def test_merchant_staff_cannot_add_shipping_for_another_merchant(client, admin_login, merchant, other_merchant):
+    admin_login(staff(MERCHANT_STAFF, merchant=merchant))
+
+    refused = client.post("/admin/orders/merchantshipping/add/", {"merchant": other_merchant.pk, "flat_fee": "10"})
+    added = client.post("/admin/orders/merchantshipping/add/", {"merchant": merchant.pk, "flat_fee": "10"})
+
+    assert refused.status_code == 200
+    assert list(refused.context["adminform"].form.errors) == ["merchant"]
+    assert added.status_code == 302
+    assert list(MerchantShipping.objects.values_list("merchant_id", "flat_fee")) == [(merchant.pk, Decimal("10.00"))]
