@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.utils import timezone
 
 from accounts.models import AppendOnlyError
@@ -264,8 +265,10 @@ class Order(TimeStampedModel):
                 & Q(total__gte=0),
                 name="orders_order_amounts_non_negative",
             ),
+            # Rounded to the cent: SQLite computes the right-hand side in floating point (1199.00 - 119.90 -
+            # 100.00 is 979.0999...), which would refuse a correct total; on PostgreSQL numeric it is exact.
             models.CheckConstraint(
-                condition=Q(total=F("subtotal") - F("discount") - F("adjustments_total") + F("shipping")),
+                condition=Q(total=Round(F("subtotal") - F("discount") - F("adjustments_total") + F("shipping"), 2)),
                 name="orders_order_total_adds_up",
             ),
             models.CheckConstraint(
