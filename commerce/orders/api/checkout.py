@@ -27,7 +27,6 @@ from accounts.permissions import signed_in
 from commerce.core.api.fields import AMOUNT_PATTERN, AmountQueryField
 from commerce.core.money import SUPPORTED_CURRENCIES
 
-from ..selectors import order_detail
 from ..services.checkout import order_place
 from ..services.idempotency import (
     HEADER,
@@ -145,7 +144,7 @@ class CheckoutView(APIView):
                 expected_total=expected_total,
                 expected_currency=expected_currency,
             )
-            payload = order_payload(order_detail(user=user, number=order.number))
+            payload = order_payload(order)
             return IdempotentResponse(status_code=status.HTTP_201_CREATED, body=payload, order=order)
 
         answer = idempotent_execute(

@@ -269,10 +269,10 @@ def _place(*, user: User, address: dict[str, str], expected_total: Decimal | Non
     if quote.coupon is not None:
         coupon_redeem(offer=quote.coupon.offer, user=user, order_reference=order.number, amount=quote.discount)
     adjustments = _apply_adjustments(order, quote)
-    OrderLine.objects.bulk_create(_line_rows(order, quote))
+    order_lines = OrderLine.objects.bulk_create(_line_rows(order, quote))
     if adjustments:
         OrderAdjustment.objects.bulk_create(adjustments)
-    OrderEvent.objects.create(
+    placed = OrderEvent.objects.create(
         order=order,
         type=OrderEventType.PLACED,
         to_status=OrderStatus.PENDING_PAYMENT,
@@ -289,6 +289,22 @@ def _place(*, user: User, address: dict[str, str], expected_total: Decimal | Non
     for line in quote.lines:
         units[line.variant.product_id] += line.quantity
     transaction.on_commit(_popularity_on_commit(units))
+    return _as_loaded(order, lines=order_lines, adjustments=adjustments, events=[placed])
+
+
+def _as_loaded(
+    order: Order, *, lines: list[OrderLine], adjustments: list[OrderAdjustment], events: list[OrderEvent]
+) -> Order:
+    """``order`` with its relations set as :func:`commerce.orders.selectors.order_detail` prefetches them, from
+    the rows just written, so the checkout's answer is rendered without reading them back (4 queries fewer)."""
+    cache: dict[str, Any] = {}
+    for name, rows in (("lines", lines), ("adjustments", adjustments)):
+        queryset = getattr(order, name).all()
+        queryset._result_cache = list(rows)
+        queryset._prefetch_done = True
+        cache[name] = queryset
+    order._prefetched_objects_cache = cache  # type: ignore[attr-defined]  # Django's prefetch cache
+    order.visible_events = [event for event in events if event.shopper_visible]  # type: ignore[attr-defined]
     return order
 
 
@@ -305,6 +321,9 @@ def order_place(
 
     ``expected_total`` is the total the shopper agreed to pay; when given it replaces the "unchanged since last
     seen" check. ``expected_currency`` (optional) is its currency: another than the cart's never matches.
+
+    The order comes back loaded as ``selectors.order_detail`` loads it (lines, adjustments, ``visible_events``,
+    merchant), ready for ``order_payload``.
     """
     if expected_total is not None and (not isinstance(expected_total, Decimal) or expected_total < 0):
         raise InvalidInput(
