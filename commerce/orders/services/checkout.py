@@ -29,7 +29,7 @@
    (``notify.order_notify``) and the products' popularity rises by the units sold.
 
 The number of queries does not depend on the number of lines (bulk reads, one locking query, bulk writes):
-34 through the API, idempotency and the answer's body included (``tests/orders/test_checkout.py``). The stock
+30 through the API, idempotency and the answer's body included (``tests/orders/test_checkout.py``). The stock
 service takes the variants' locks again when it allocates; they are already ours, so that statement neither
 waits nor changes the lock order. After the commit, popularity costs one ``UPDATE`` per product sold, outside
 any transaction and lock.
