@@ -154,6 +154,34 @@ def test_the_short_checkouts_name_the_sku_and_allocate_nothing(make_variant):
     assert stock(other) == (1000, 6)
 
 
+def test_the_last_units_through_the_api_answer_201_or_the_documented_409(make_variant):
+    variant = make_variant(sku="LAST-4", price="150.00", stock=4)
+    shoppers = [UserFactory() for _ in range(12)]
+    for shopper in shoppers:
+        fill_cart(shopper, [(variant, 1)])
+
+    def post(shopper):
+        def run():
+            client = APIClient()
+            client.force_authenticate(shopper)
+            body = {"shipping_address": dict(SHIPPING_ADDRESS)}
+            response = client.post("/api/v1/checkout", body, format="json", HTTP_IDEMPOTENCY_KEY=f"k-{shopper.pk}")
+            return response.status_code, response.json()
+
+        return run
+
+    results = run_together([post(shopper) for shopper in shoppers])
+
+    responses = [result["value"] for result in results]
+    assert Counter(status for status, _ in responses) == {201: 4, 409: 8}
+    refusals = [body for status, body in responses if status == 409]
+    assert all(body["code"] == "insufficient_stock" for body in refusals)
+    assert all(body["fields"] == {"LAST-4": ["SKU LAST-4 is out of stock."]} for body in refusals)
+    placed = sorted(body["number"] for status, body in responses if status == 201)
+    assert placed == sorted(Order.objects.values_list("number", flat=True))
+    assert stock(variant) == (4, 4)
+
+
 # --- the coupon's last uses ----------------------------------------------------------------------------------
 
 
