@@ -13,10 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from commerce.catalog import services as catalog_services
-from commerce.catalog.models import MerchantStatus, Product, ProductStatus, ProductVariant
+from commerce.catalog.models import Category, MerchantStatus, Product, ProductStatus, ProductVariant
 from commerce.core.api import shape
 from commerce.orders.models import CoPurchase, OrderStatus, PaymentStatus
-from commerce.orders.recommendations import DEFAULT_LIMIT, recommendations_cache_key
+from commerce.orders.recommendations import DEFAULT_LIMIT, RANKING_TTL, recommendations_cache_key
 from commerce.orders.services.recommendations import co_purchases_recount
 from commerce.orders.services.transitions import order_cancel, order_record_refund
 from commerce.orders.tasks import recount_co_purchases
@@ -314,13 +314,23 @@ def test_only_reads_are_allowed(api_client, shop):
 
 
 def test_query_budget_on_a_miss_and_none_on_a_hit(api_client, shop, django_assert_num_queries):
-    # The product; the bought-together cards with merchant and category; the similar ones; their images.
-    with django_assert_num_queries(4):
+    # The product; the ranking: bought-together ids, similar ids; the cards with merchant and category; images.
+    with django_assert_num_queries(5):
         assert api_client.get(url("tee")).status_code == 200
     with django_assert_num_queries(0):
         assert api_client.get(url("tee")).status_code == 200
-    with django_assert_num_queries(4):  # the same with one card per list
-        assert api_client.get(url("tee", "?limit=1")).status_code == 200
+    with django_assert_num_queries(3):  # another page size: the ranking is cached, the response is not
+        assert lists(api_client.get(url("tee", "?limit=1"))) == (["socks"], ["hoodie"])
+
+
+def test_a_stock_change_elsewhere_costs_three_queries_not_a_new_ranking(api_client, shop, django_assert_num_queries):
+    first = api_client.get(url("tee")).json()
+    other = ProductVariant.objects.get(sku="SANDALS")
+    catalog_services.variant_stock_set_on_hand(variant_id=other.pk, on_hand=3, reason="Stock count")
+
+    with django_assert_num_queries(3):  # the product, the cards, the images
+        again = api_client.get(url("tee"))
+    assert again.json() == first
 
 
 def test_the_budget_does_not_grow_with_the_cards(api_client, item, django_assert_num_queries):
@@ -331,15 +341,17 @@ def test_the_budget_does_not_grow_with_the_cards(api_client, item, django_assert
         item(f"similar-{number}")
     co_purchases_recount()
 
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         response = api_client.get(url("tee", "?limit=20"))
     assert [len(cards) for cards in response.json().values()] == [12, 12]
 
 
 def test_a_product_with_nothing_to_recommend_costs_three_queries(api_client, item, django_assert_num_queries):
     item("lonely")
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(3):  # the product, and the (empty) ranking
         assert lists(api_client.get(url("lonely"))) == ([], [])
+    with django_assert_num_queries(1):  # the ranking cached, another page size: the product alone
+        assert lists(api_client.get(url("lonely", "?limit=3"))) == ([], [])
 
 
 def test_not_modified_when_the_etag_matches(api_client, shop):
@@ -403,3 +415,41 @@ def test_a_body_cached_under_an_older_response_shape_is_not_served(api_client, s
     assert old_key != recommendations_cache_key(slug="tee", limit=DEFAULT_LIMIT)
     assert lists(response) == (["socks", "cap", "belt"], ["hoodie", "polo", "jeans", "chinos"])
     assert response["ETag"] != '"old"'
+
+
+def test_a_recommended_product_that_sells_out_gives_way_to_the_next_at_once(api_client, shop):
+    assert lists(api_client.get(url("tee", "?limit=2"))) == (["socks", "cap"], ["hoodie", "polo"])
+
+    for sku in ("SOCKS", "HOODIE"):
+        variant = ProductVariant.objects.get(sku=sku)
+        catalog_services.variant_stock_set_on_hand(variant_id=variant.pk, on_hand=0, reason="Stock count")
+
+    assert lists(api_client.get(url("tee", "?limit=2"))) == (["cap", "belt"], ["polo", "jeans"])
+
+
+def test_a_new_product_enters_the_ranking_when_it_is_renewed(api_client, shop, item, frozen, settings):
+    # A local cache, whose expiry follows the frozen clock (a Redis server keeps its own time).
+    settings.CACHES = {
+        alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "recommendations-ttl"}
+        for alias in ("default", "strict")
+    }
+    assert lists(api_client.get(url("tee")))[1] == ["hoodie", "polo", "jeans", "chinos"]
+    item("parka", brand="Acme", popularity=100)
+
+    # Shown at once where a ranking is made now, not yet in the tee's cached ranking.
+    assert lists(api_client.get(url("polo")))[1][0] == "parka"
+    assert lists(api_client.get(url("tee")))[1] == ["hoodie", "polo", "jeans", "chinos"]
+
+    frozen.shift(timedelta(seconds=RANKING_TTL + 1))
+    assert lists(api_client.get(url("tee")))[1] == ["parka", "hoodie", "polo", "jeans", "chinos"]
+
+
+def test_editing_the_product_itself_ranks_again_at_once(api_client, shop):
+    assert lists(api_client.get(url("tee")))[1] == ["hoodie", "polo", "jeans", "chinos"]
+    tee = Product.objects.get(slug="tee")
+
+    tee.category = Category.objects.get(slug="shoes")
+    catalog_services.product_save(product=tee)
+
+    # Now a shoe: its category's products, sandals (same brand) first; socks and belt stay bought together.
+    assert lists(api_client.get(url("tee"))) == (["socks", "cap", "belt"], ["sandals"])

@@ -25,7 +25,8 @@ are written (``bulk_create(update_conflicts=True)``, an upsert on the pair) and 
 deleted, in batches. A second run over the same orders writes nothing. On PostgreSQL a transaction-level advisory
 lock keeps two runs (a slow one and the next beat) from interleaving: the second returns at once as skipped,
 since the first is computing the same thing; SQLite serialises writers by itself. When anything changed, the
-catalog's listing generation is bumped (now and on commit) so cached recommendations are rebuilt with the new counts.
+cached rankings and the catalog's listing generation are invalidated (now and on commit) so recommendations show
+the new counts at once.
 """
 
 import logging
@@ -39,6 +40,7 @@ from django.utils import timezone
 
 from commerce.catalog.cache import listing_cache_bump
 from commerce.orders.models import CoPurchase, OrderLine, OrderStatus, PaymentStatus
+from commerce.orders.recommendations import rankings_invalidate
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +100,12 @@ def _try_lock() -> bool:
     return bool(row and row[0])
 
 
+def _invalidate_recommendations() -> None:
+    """Cached rankings and cached responses both hold the old counts."""
+    rankings_invalidate()
+    listing_cache_bump()
+
+
 def co_purchases_recount(*, now: datetime | None = None) -> CoPurchaseRecount:
     """Bring every :class:`CoPurchase` row in line with the counted orders (see the module docstring).
 
@@ -137,8 +145,8 @@ def co_purchases_recount(*, now: datetime | None = None) -> CoPurchaseRecount:
         if result.changed:
             # Now and again on commit, as the catalog does: a reader that rebuilt an entry from the old counts in
             # between cannot leave it cached.
-            listing_cache_bump()
-            transaction.on_commit(listing_cache_bump)
+            _invalidate_recommendations()
+            transaction.on_commit(_invalidate_recommendations)
     logger.info(
         "Co-purchase recount: %d pairs, %d created, %d updated, %d deleted.",
         result.pairs,
