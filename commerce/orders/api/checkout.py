@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import signed_in
-from commerce.core.api.fields import AMOUNT_PATTERN, AmountQueryField
+from commerce.core.api.fields import AmountQueryField
 from commerce.core.money import SUPPORTED_CURRENCIES
 
 from ..services.checkout import order_place
@@ -44,24 +44,29 @@ MAX_ID = 2**63 - 1
 EXPECTED_TOTAL_MESSAGE = 'Give the total as "1047.00" or as {{"amount": "1047.00", "currency": "INR"}}.'
 
 
+AMOUNT_SCHEMA = {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$", "example": "1047.00"}
+
+
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$", "example": "1047.00"},
+            AMOUNT_SCHEMA,
             {
                 "type": "object",
                 "properties": {
-                    "amount": {"type": "string", "pattern": AMOUNT_PATTERN, "example": "1047.00"},
+                    "amount": AMOUNT_SCHEMA,
                     "currency": {"type": "string", "enum": list(SUPPORTED_CURRENCIES)},
                 },
                 "required": ["amount", "currency"],
+                "additionalProperties": False,
             },
         ],
         "description": "The total the shopper agreed to pay (the cart's total): a money object or an amount.",
     }
 )
 class ExpectedTotalField(serializers.Field[Any, Any, Any, Any]):
-    """An amount string (or JSON number), or a money object; becomes ``(Decimal, currency or None)``."""
+    """An amount string, or a money object whose amount is a string (the shape the cart answered); becomes
+    ``(Decimal, currency or None)``. JSON numbers are refused: a float cannot carry an amount exactly."""
 
     default_error_messages = {"invalid": EXPECTED_TOTAL_MESSAGE}
 
@@ -74,6 +79,8 @@ class ExpectedTotalField(serializers.Field[Any, Any, Any, Any]):
             amount, currency = data["amount"], data["currency"]
             if not isinstance(currency, str) or currency not in SUPPORTED_CURRENCIES:
                 self.fail("invalid")
+        if not isinstance(amount, str):
+            self.fail("invalid")
         parsed = AmountQueryField(min_value=Decimal("0"))
         try:
             value = parsed.run_validation(amount)
