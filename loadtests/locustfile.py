@@ -4,11 +4,13 @@
 sorted), product detail, search, autocomplete and trending offers. Every request is named by endpoint so the
 report has one row per endpoint. Run it through ``loadtests/run.py``, which starts the server with seeded data.
 
-``CheckoutUser``: a signed-in shopper buying, flat out: add a SKU to the cart, read the cart (the quote the
-checkout will hold the shopper to), check out with a fresh ``Idempotency-Key``; round after round.
+``CheckoutUser``: a signed-in shopper buying, flat out: add a SKU to the cart (the answer is the cart the shopper
+sees), check out with a fresh ``Idempotency-Key`` echoing that cart's total as ``expected_total``; round after
+round. ``BENCH_READ_CART=1`` (``run.py --read-cart``) adds a ``GET cart`` between the two, as a client that shows
+the cart page before paying.
 
-``FlashSaleUser``: many shoppers, one variant with little stock: each shopper tries once (add, read, check out)
-and stops. A 409 ``insufficient_stock`` (sold out, at the add or at the checkout) is an expected answer, counted
+``FlashSaleUser``: many shoppers, one variant with little stock: each shopper tries once (add, check out) and
+stops. A 409 ``insufficient_stock`` (sold out, at the add or at the checkout) is an expected answer, counted
 under its own name, not an error; ``run.py`` then checks in the database that units sold equal stock taken.
 
 The two buying scenarios read their shoppers (emails and JWT access tokens, minted by ``bench_data.py prepare``
@@ -130,6 +132,9 @@ SHIPPING_ADDRESS = {
 }
 
 
+READ_CART = os.environ.get("BENCH_READ_CART") == "1"
+
+
 class BenchData:
     """The prepared shoppers and SKUs (``BENCH_DATA``), handed out one shopper per simulated user."""
 
@@ -166,20 +171,25 @@ class _Shopper(FastHttpUser):
 
     def _send(self, method: str, path: str, name: str, expected: int, *, sold_out_ok: bool = False, **kwargs):
         """One request; ``expected`` is success. With ``sold_out_ok`` a 409 ``insufficient_stock`` is a success
-        too (the sale is over for this shopper). Returns ``"ok"``, ``"sold_out"`` or ``None`` (a failure)."""
+        too (the sale is over for this shopper). Returns ``("ok" | "sold_out" | None, body)``; None: a failure."""
         headers = {**self.headers, **kwargs.pop("headers", {})}
         with self.client.request(method, path, name=name, headers=headers, catch_response=True, **kwargs) as response:
             if response.status_code == expected:
-                return "ok"
+                return "ok", _json(response)
             if sold_out_ok and response.status_code == 409 and _code(response) == "insufficient_stock":
                 response.success()
-                return "sold_out"
+                return "sold_out", None
             response.failure(f"{response.status_code} {_code(response)}")
-            return None
+            return None, None
 
     def buy(self, sku: str, *, sold_out_ok: bool = False) -> str:
-        """Add one unit of ``sku``, read the cart, check out: ``"ordered"``, ``"sold_out"`` or ``"failed"``."""
-        added = self._send(
+        """Add one unit of ``sku`` and check out: ``"ordered"``, ``"sold_out"`` or ``"failed"``.
+
+        The add answers with the whole cart, which is what the shopper sees; checkout echoes its total as
+        ``expected_total`` (the price the shopper agreed to). With ``BENCH_READ_CART=1`` the shopper reads the
+        cart with ``GET cart`` in between instead, and checkout relies on that quote having been seen.
+        """
+        added, cart = self._send(
             "POST",
             "/api/v1/cart/lines",
             "POST cart/lines",
@@ -189,18 +199,29 @@ class _Shopper(FastHttpUser):
         )
         if added != "ok":
             return added or "failed"
-        if self._send("GET", "/api/v1/cart", "GET cart", 200) != "ok":
-            return "failed"
-        placed = self._send(
+        body: dict = {"shipping_address": SHIPPING_ADDRESS}
+        if READ_CART:
+            if self._send("GET", "/api/v1/cart", "GET cart", 200)[0] != "ok":
+                return "failed"
+        else:
+            body["expected_total"] = cart["total"]
+        placed, _ = self._send(
             "POST",
             "/api/v1/checkout",
             "POST checkout",
             201,
             sold_out_ok=sold_out_ok,
-            json={"shipping_address": SHIPPING_ADDRESS},
+            json=body,
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
         return {"ok": "ordered", "sold_out": "sold_out"}.get(placed or "", "failed")
+
+
+def _json(response):
+    try:
+        return response.json()
+    except Exception:  # not JSON: the status says enough
+        return None
 
 
 def _code(response) -> str:

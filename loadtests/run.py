@@ -93,6 +93,7 @@ def main() -> int:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL"))
     parser.add_argument("--shoppers", type=int, default=None, help="buying scenarios: shoppers to prepare")
     parser.add_argument("--flash-stock", type=int, default=50, help="flash-sale: units of the sale's variant")
+    parser.add_argument("--read-cart", action="store_true", help="buying scenarios: GET cart before checkout")
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
@@ -134,6 +135,7 @@ def main() -> int:
         prepare = ["prepare", "--scenario", args.scenario, "--shoppers", str(shoppers), "--out", str(data_file)]
         subprocess.run([*bench_data, *prepare, "--flash-stock", str(args.flash_stock)], cwd=ROOT, env=env, check=True)
         env["BENCH_DATA"] = str(data_file)
+        env["BENCH_READ_CART"] = "1" if args.read_cart else "0"
         env["BENCH_OUTCOMES"] = str(outcomes_file)
         outcomes_file.unlink(missing_ok=True)
 
