@@ -509,6 +509,8 @@ ORDER_FREE_SHIPPING_THRESHOLD = env.str("ORDER_FREE_SHIPPING_THRESHOLD", default
 ORDER_PAYMENT_TIMEOUT_MINUTES = env.int("ORDER_PAYMENT_TIMEOUT_MINUTES", default=30)
 # Checkout Idempotency-Key records are kept this long.
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# "Frequently bought together" counts paid orders placed in this many days.
+ORDER_CO_PURCHASE_WINDOW_DAYS = env.int("ORDER_CO_PURCHASE_WINDOW_DAYS", default=365)
 # The seller printed on invoices.
 INVOICE_SELLER_NAME = env.str("INVOICE_SELLER_NAME", default="Commerce Platform Pvt. Ltd.")
 INVOICE_SELLER_ADDRESS = env.str("INVOICE_SELLER_ADDRESS", default="12 MG Road, Bengaluru 560001, Karnataka, India")

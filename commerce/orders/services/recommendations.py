@@ -10,8 +10,8 @@ Decisions where the issue is silent:
   full. A shopper who sent everything back did not buy the products together; a partial refund (one item
   returned) still leaves a real purchase. Cancelled orders (even cancelled after payment) and expired ones
   never count.
-* **Window**: orders placed in the last :data:`CO_PURCHASE_WINDOW_DAYS` days (setting
-  ``ORDER_CO_PURCHASE_WINDOW_DAYS``, default 365), so the counts follow what shoppers buy now and the recount
+* **Window**: orders placed in the last ``ORDER_CO_PURCHASE_WINDOW_DAYS`` days (setting,
+  default 365), so the counts follow what shoppers buy now and the recount
   does not grow with the whole history. A pair whose last order leaves the window disappears.
 * **Once per order**: an order counts once for a pair however many lines (variants, quantities) of each
   product it holds. Two variants of one product are not a pair.
@@ -44,7 +44,6 @@ from commerce.orders.recommendations import rankings_invalidate
 
 logger = logging.getLogger(__name__)
 
-CO_PURCHASE_WINDOW_DAYS = 365
 COUNTED_STATUSES = (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.DELIVERED)
 BATCH_SIZE = 1000
 # pg_try_advisory_xact_lock key of the recount ("co-purchase" in ASCII, folded into a signed 64-bit integer).
@@ -70,7 +69,7 @@ class CoPurchaseRecount:
 
 
 def co_purchase_window_days() -> int:
-    return int(getattr(settings, "ORDER_CO_PURCHASE_WINDOW_DAYS", CO_PURCHASE_WINDOW_DAYS))
+    return int(settings.ORDER_CO_PURCHASE_WINDOW_DAYS)
 
 
 def co_purchase_counts(*, since: datetime) -> dict[Pair, int]:
