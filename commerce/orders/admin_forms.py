@@ -46,12 +46,12 @@ class FulfilForm(forms.Form):
 
 
 class CancelForm(forms.Form):
-    """Why the selected orders are cancelled (kept in each order's history; not shown to the shopper as is)."""
+    """Why the selected orders are cancelled: the note of each order's ``cancelled`` event, which the shopper sees."""
 
     reason = forms.CharField(
         max_length=REASON_MAX,
         widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
-        help_text="Kept in each order's history.",
+        help_text="Shown to the shopper in the order's history, and kept there.",
     )
 
     def clean_reason(self) -> str:
