@@ -516,6 +516,19 @@ INVOICE_SELLER_NAME = env.str("INVOICE_SELLER_NAME", default="Commerce Platform 
 INVOICE_SELLER_ADDRESS = env.str("INVOICE_SELLER_ADDRESS", default="12 MG Road, Bengaluru 560001, Karnataka, India")
 INVOICE_SELLER_TAX_ID = env.str("INVOICE_SELLER_TAX_ID", default="29ABCDE1234F1Z5")
 
+# --- Payments -------------------------------------------------------------------------------------------
+# Each gateway is enabled when its keys are set. STRIPE_API_BASE / RAZORPAY_API_BASE point the SDKs at a test
+# double (stripe-mock, a local fake) instead of the providers.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+RAZORPAY_KEY_ID = env.str("RAZORPAY_KEY_ID", default="")
+RAZORPAY_KEY_SECRET = env.str("RAZORPAY_KEY_SECRET", default="")
+RAZORPAY_WEBHOOK_SECRET = env.str("RAZORPAY_WEBHOOK_SECRET", default="")
+RAZORPAY_API_BASE = env.str("RAZORPAY_API_BASE", default="")
+# The demo gateway (no keys; `POST payments/demo/{id}/complete` drives the webhook path). Production refuses it.
+PAYMENTS_DEMO_ENABLED = env.bool("PAYMENTS_DEMO_ENABLED", default=True)
+
 # --- Logging --------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "text" or "json"

@@ -27,6 +27,11 @@ if CAPTCHA_PROVIDER in ("always_pass", "always_fail"):  # noqa: F405
         "or leave it empty."
     )
 
+# The demo gateway marks orders paid without any money moving.
+if env.bool("PAYMENTS_DEMO_ENABLED", default=False):
+    raise ImproperlyConfigured("PAYMENTS_DEMO_ENABLED must not be set in production: the demo gateway takes no money.")
+PAYMENTS_DEMO_ENABLED = False
+
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
