@@ -81,6 +81,19 @@ class StartedPayment:
 
 
 @dataclass(frozen=True)
+class MethodInfo:
+    """A saved payment method as the provider describes it (never a card number: brand, last four, expiry)."""
+
+    provider_method_id: str
+    method: str
+    brand: str = ""
+    last4: str = ""
+    exp_month: int | None = None
+    exp_year: int | None = None
+    vpa_handle: str = ""
+
+
+@dataclass(frozen=True)
 class RefundResult:
     provider_refund_id: str
     succeeded: bool
@@ -114,4 +127,16 @@ class Gateway(Protocol):
 
     def fetch(self, *, payment: "Payment") -> list[NormalizedEvent]:
         """What the provider knows of ``payment`` now (for reconciliation and out-of-order events)."""
+        ...
+
+    def customer_create(self, *, email: str, phone: str, name: str) -> str:
+        """Create the shopper's customer at the provider (for saved methods); returns its id."""
+        ...
+
+    def methods_list(self, *, customer_id: str) -> list[MethodInfo]:
+        """The customer's saved methods at the provider."""
+        ...
+
+    def method_detach(self, *, customer_id: str, provider_method_id: str) -> None:
+        """Detach (Stripe) or delete (Razorpay token) a saved method at the provider."""
         ...
