@@ -19,6 +19,7 @@ api_v1_patterns = [
     path("", include("commerce.catalog.api.urls")),
     path("", include("commerce.offers.api.urls")),
     path("", include("commerce.orders.api.urls")),
+    path("", include("payments.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,1 @@
+"""The payments app's REST API: starting payments, Razorpay's confirmation, the demo gateway, webhooks."""
