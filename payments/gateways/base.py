@@ -117,8 +117,14 @@ class Gateway(Protocol):
         """Verify what the client hands back after paying (Razorpay's signature); ``SignatureInvalid`` if forged."""
         ...
 
-    def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> tuple[str, str, list[NormalizedEvent]]:
-        """Verify the signature over the raw ``body`` and parse it: ``(event_id, type, events)``."""
+    def parse_webhook(
+        self, *, body: bytes, headers: dict[str, str], check_age: bool = True
+    ) -> tuple[str, str, list[NormalizedEvent]]:
+        """Verify the signature over the raw ``body`` and parse it: ``(event_id, type, events)``.
+
+        ``check_age=False`` skips only the freshness check of a signed timestamp (Stripe's 300 s tolerance): the
+        webhook inbox passes it when it re-verifies a body it stored after checking it on receipt, since a retry
+        may run hours later. The signature itself is always verified."""
         ...
 
     def refund(self, *, payment: "Payment", refund: "Refund") -> RefundResult:
