@@ -189,6 +189,9 @@ class WebhookEvent(models.Model):
     last_error = models.TextField(blank=True, editable=False)
     received_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     processed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When a failed attempt is retried (the sweep's clock)."
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
