@@ -1,4 +1,6 @@
-"""Starting a payment: :func:`payment_start` (and :func:`payment_open`, which also says whether it was reused).
+"""Starting a payment: :func:`payment_start` (and :func:`payment_open`, which also says whether it was reused);
+the client-side confirmations: :func:`payment_razorpay_verify` and the demo gateway's
+:func:`payment_demo_complete`.
 
 The order is locked, checked and the payment row written in one short transaction; the provider is called after
 that commits (never under a row lock); then the row is locked again, re-checked and the provider's answer stored.
@@ -27,14 +29,16 @@ import uuid
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from commerce.core.errors import Conflict
+from commerce.core.errors import Conflict, InvalidInput, NotFoundError
 from commerce.orders.models import Order, OrderStatus
 from commerce.orders.selectors import order_id_for
 from commerce.orders.services.transitions import order_lock
 
 from ..gateways.base import ProviderRefused, ProviderUnavailable, StartedPayment
+from ..gateways.demo import SIGNATURE_HEADER, demo_event_body, demo_sign
 from ..gateways.registry import gateway_for
-from ..models import OPEN_PAYMENT_STATUSES, PAYMENT_TRANSITIONS, Payment, PaymentStatus
+from ..models import OPEN_PAYMENT_STATUSES, PAYMENT_TRANSITIONS, Payment, PaymentStatus, Provider
+from .apply import payment_events_apply
 
 logger = logging.getLogger(__name__)
 
@@ -154,3 +158,78 @@ def payment_open(*, user: User, order_number: str, provider: str, save_method: b
 def payment_start(*, user: User, order_number: str, provider: str, save_method: bool = False) -> Payment:
     """Start a payment of ``user``'s order with ``provider``, reusing the open one (see :func:`payment_open`)."""
     return payment_open(user=user, order_number=order_number, provider=provider, save_method=save_method)[0]
+
+
+def payment_razorpay_verify(
+    *, user: User, razorpay_order_id: str, razorpay_payment_id: str, razorpay_signature: str
+) -> Payment:
+    """What Razorpay Checkout hands the client after paying: verify the payment signature over
+    ``order_id|payment_id`` and apply it (authorised or captured, pending the webhook that confirms it).
+
+    404 when ``razorpay_order_id`` is not one of ``user``'s Razorpay payments (before the signature is looked at,
+    so nothing about another shopper's payment is revealed); 400 ``signature_invalid`` for a forged signature;
+    400 ``provider_unavailable`` when Razorpay is not configured.
+    """
+    gateway = gateway_for(Provider.RAZORPAY)
+    payment_id = (
+        Payment.objects.filter(provider=Provider.RAZORPAY, provider_order_id=razorpay_order_id, user=user)
+        .values_list("pk", flat=True)
+        .first()
+        if razorpay_order_id
+        else None
+    )
+    if payment_id is None:
+        raise NotFoundError("No such payment.")
+    events = gateway.verify_confirmation(
+        data={
+            "razorpay_order_id": razorpay_order_id,
+            "razorpay_payment_id": razorpay_payment_id,
+            "razorpay_signature": razorpay_signature,
+        }
+    )
+    payment_events_apply(provider=Provider.RAZORPAY, events=events)
+    return Payment.objects.get(pk=payment_id)
+
+
+DEMO_OUTCOMES = {"succeeded": "payment.succeeded", "failed": "payment.failed"}
+
+
+def payment_demo_complete(*, user: User, payment_id: int, outcome: str) -> Payment:
+    """Complete ``user``'s demo payment with ``outcome`` (``succeeded`` or ``failed``) the way a provider would:
+    a signed demo webhook goes through the webhook inbox (:func:`payments.services.webhooks.webhook_receive`),
+    stored, then processed by the ``webhooks`` queue after commit. With Celery eager (the embedded default) the
+    order is paid when this returns; with real workers shortly after (read the order or the payment again).
+
+    404 when the demo gateway is off, or for an unknown payment, another user's or one of another provider; 409
+    ``invalid_transition`` for a payment already captured or cancelled; 400 for another outcome.
+    """
+    if outcome not in DEMO_OUTCOMES:
+        raise InvalidInput("Outcome must be succeeded or failed.", fields={"outcome": ["Choose succeeded or failed."]})
+    try:
+        gateway_for(Provider.DEMO)
+    except InvalidInput:
+        raise NotFoundError("The demo gateway is off.") from None
+    payment = (
+        Payment.objects.filter(pk=payment_id, user=user, provider=Provider.DEMO).first()
+        if isinstance(payment_id, int) and not isinstance(payment_id, bool)
+        else None
+    )
+    if payment is None:
+        raise NotFoundError("No such payment.")
+    if payment.status in (PaymentStatus.CAPTURED, PaymentStatus.CANCELLED) or not payment.provider_order_id:
+        raise Conflict(
+            f"Payment {payment.pk} cannot be completed: it is {payment.status}.",
+            code="invalid_transition",
+            extra={"from_status": payment.status, "to_status": outcome},
+        )
+    body = demo_event_body(
+        type=DEMO_OUTCOMES[outcome],
+        provider_order_id=payment.provider_order_id,
+        amount=payment.amount,
+        currency=payment.currency,
+    )
+    from . import webhooks  # the inbox; imported here, it builds on this module's services
+
+    webhooks.webhook_receive(provider=Provider.DEMO, body=body, headers={SIGNATURE_HEADER: demo_sign(body)})
+    payment.refresh_from_db()
+    return payment
