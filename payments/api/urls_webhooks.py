@@ -1,5 +1,10 @@
-"""Routes for the providers' webhooks (``payments/webhooks/<provider>``)."""
+"""Routes for the providers' webhooks (``webhooks/<provider>``): no authentication, no throttling, signed bodies."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from .webhooks import RazorpayWebhookView, StripeWebhookView
+
+urlpatterns: list[URLPattern] = [
+    path("webhooks/stripe", StripeWebhookView.as_view(), name="webhook-stripe"),
+    path("webhooks/razorpay", RazorpayWebhookView.as_view(), name="webhook-razorpay"),
+]

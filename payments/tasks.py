@@ -1,0 +1,37 @@
+"""Celery tasks of the payments app, routed to the ``webhooks`` queue by ``CELERY_TASK_ROUTES``.
+
+Both are safe to run twice and with ``acks_late``: the inbox row's status, its row lock and the idempotent apply
+make a redelivered message change nothing that was already applied.
+"""
+
+from typing import Any
+
+from celery import Task, shared_task
+
+from .models import WebhookStatus
+from .services import reconcile, webhooks
+
+
+@shared_task(bind=True, name="payments.tasks.process_webhook", max_retries=None)
+def process_webhook(self: Task, webhook_id: int) -> str:
+    """Process one inbox row. Retries are counted on the row (``webhooks.MAX_ATTEMPTS``), so Celery's own retry
+    limit is off; the countdown (exponential, jittered) is the one the row records in ``next_attempt_at``.
+
+    In eager mode (the embedded default) there is no broker to hold a delayed retry: the row stays ``received``
+    with its ``next_attempt_at`` and the sweep (``payments.tasks.reconcile_payments``) or ``manage.py
+    replay_webhooks --status received`` picks it up."""
+    status = webhooks.webhook_process(webhook_id=webhook_id)
+    if status == WebhookStatus.RECEIVED and not self.request.is_eager:
+        countdown = webhooks.webhook_retry_in(webhook_id=webhook_id)
+        if countdown is not None:
+            raise self.retry(countdown=countdown)
+    return status
+
+
+@shared_task(name="payments.tasks.reconcile_payments")
+def reconcile_payments() -> dict[str, Any]:
+    """Periodic (beat entry ``payments-reconcile``): publish lost webhook tasks again, then ask the providers about
+    payments left pending too long and apply what they say."""
+    requeued = webhooks.webhooks_requeue_stale()
+    result = reconcile.payments_reconcile()
+    return {"webhooks_requeued": requeued, **result.as_dict()}
