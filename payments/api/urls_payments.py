@@ -1,5 +1,11 @@
 """Routes for starting payments, Razorpay's checkout confirmation and the demo gateway."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from .payments import DemoCompleteView, PaymentStartView, RazorpayVerifyView
+
+urlpatterns = [
+    path("orders/<str:number>/payments", PaymentStartView.as_view(), name="order-payments"),
+    path("payments/razorpay/verify", RazorpayVerifyView.as_view(), name="payment-razorpay-verify"),
+    path("payments/demo/<int:payment_id>/complete", DemoCompleteView.as_view(), name="payment-demo-complete"),
+]
