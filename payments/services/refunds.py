@@ -19,7 +19,7 @@ How a refund is made (the provider is never called under a row lock):
 
    * succeeded: the refund is ``succeeded``; the payment's ``refunded_amount`` is recomputed as the sum of its
      succeeded refunds (never incremented, so applying an outcome twice changes nothing); the order records it
-     through ``order_record_refund`` with the reference ``refund-<id>`` (recorded once per reference), which
+     through ``order_record_refund`` under :func:`refund_order_reference` (recorded once per reference), which
      moves its payment status to ``partially_refunded``/``refunded`` and publishes ``order_refunded``.
    * failed (the provider refused): ``failed`` with the provider's error; its amount is free again.
      :func:`refund_create` then raises 400 ``provider_refused`` (the failed row stays, for the record).
@@ -59,6 +59,7 @@ from accounts.services.audit import audit_record
 from commerce.core.errors import Conflict, DomainError, InvalidInput, NotFoundError
 from commerce.core.money import MAX_AMOUNT, MoneyError, quantize, to_decimal
 from commerce.orders.models import Order
+from commerce.orders.models import PaymentStatus as OrderPaymentStatus
 from commerce.orders.services.transitions import order_flag, order_lock, order_record_refund
 
 from ..gateways.base import Gateway, ProviderRefused, ProviderUnavailable, RefundResult
@@ -246,8 +247,9 @@ def refund_settle(
         raise NotFoundError("No such refund.")
     payment_id, order_id = row
     with transaction.atomic():
-        order_lock(order_id=order_id)
+        order = order_lock(order_id=order_id)
         payment = Payment.objects.select_for_update().get(pk=payment_id)
+        payment.order = order
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         changed: list[str] = []
         if provider_refund_id and not refund.provider_refund_id:
@@ -285,15 +287,30 @@ def refund_settle(
     return refund
 
 
+def refund_order_reference(refund: Refund) -> str:
+    """The reference a refund is recorded under on its order: the provider's refund id (or ``refund <id>``), the
+    same one ``payments.services.apply`` uses, so our own answer and the provider's event record it once."""
+    return refund.provider_refund_id or f"refund {refund.pk}"
+
+
 def _record_on_order(*, payment: Payment, refund: Refund, actor: User | None) -> None:
-    """``order_record_refund`` in a savepoint: its refusal (money the order never counted as paid) is logged and
-    leaves the order as it is; the payment's own figures are already right."""
+    """``order_record_refund`` for an order that counts the payment as paid, in its own savepoint. A refund of a
+    payment the order never counted (a late payment) leaves the order as it is; a refusal (more than the order
+    says is left: a second payment of the same order) flags it for staff. The payment's figures stand."""
+    order = payment.order
+    if order.payment_status not in (OrderPaymentStatus.PAID, OrderPaymentStatus.PARTIALLY_REFUNDED):
+        logger.info("refund %s of payment %s: order %s never counted it as paid", refund.pk, payment.pk, order.number)
+        return
+    reference = refund_order_reference(refund)
     try:
-        order_record_refund(
-            order_id=payment.order_id, amount=refund.amount, actor=actor, reference=f"refund-{refund.pk}"
-        )
+        order_record_refund(order_id=order.pk, amount=refund.amount, actor=actor, reference=reference)
     except Conflict as exc:
-        logger.warning("refund %s not recorded on order %s: %s", refund.pk, payment.order_id, exc.detail)
+        logger.warning("refund %s not recorded on order %s: %s", refund.pk, order.number, exc.detail)
+        order_flag(
+            order_id=order.pk,
+            reason=f"{refund.provider} refund {reference} could not be recorded on the order: {exc.detail}"[:500],
+            actor=actor,
+        )
 
 
 def refund_create(*, payment_id: int, amount: Decimal, reason: str, actor: User | None = None) -> Refund:
