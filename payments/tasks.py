@@ -35,3 +35,30 @@ def reconcile_payments() -> dict[str, Any]:
     requeued = webhooks.webhooks_requeue_stale()
     result = reconcile.payments_reconcile()
     return {"webhooks_requeued": requeued, **result.as_dict()}
+
+
+@shared_task(name="payments.tasks.refund_cancelled_order", ignore_result=True)
+def refund_cancelled_order(order_id: int) -> int:
+    """Refund a cancelled paid order in full (queued by ``payments.receivers`` on ``order_cancelled`` with
+    ``was_paid``); returns how many refunds it wrote. Safe to run twice: refunds already made or pending count as
+    spent, so a second run writes none. An order that no longer exists is logged and skipped."""
+    import logging
+
+    from commerce.core.errors import NotFoundError
+
+    from .services.refunds import CANCELLED_ORDER_REASON, order_refund_in_full
+
+    try:
+        return len(order_refund_in_full(order_id=order_id, reason=CANCELLED_ORDER_REASON))
+    except NotFoundError:
+        logging.getLogger(__name__).warning("refund of cancelled order %s: no such order", order_id)
+        return 0
+
+
+@shared_task(name="payments.tasks.retry_pending_refunds", ignore_result=True)
+def retry_pending_refunds() -> int:
+    """Periodic (beat entry ``payments-retry-refunds``): send refunds the provider never acknowledged again, with
+    their own idempotency keys (``payments.services.refunds.refunds_retry_pending``); returns how many."""
+    from .services.refunds import refunds_retry_pending
+
+    return refunds_retry_pending()
