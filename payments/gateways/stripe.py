@@ -238,7 +238,11 @@ def _charge_refund_events(event_id: str, raw_type: str, charge: Mapping[str, Any
         if not isinstance(refund, Mapping):
             continue
         # A refund in a charge's list may omit the ids the charge already carries.
-        refund = {"payment_intent": charge.get("payment_intent"), "charge": charge.get("id"), **refund}
+        refund = {
+            **refund,
+            "payment_intent": _id(refund.get("payment_intent")) or _id(charge.get("payment_intent")),
+            "charge": _id(refund.get("charge")) or _str(charge.get("id")),
+        }
         event = _refund_event(event_id, raw_type, refund)
         if event is not None:
             events.append(event)
@@ -340,7 +344,7 @@ class StripeGateway:
             raise ProviderUnavailable("Stripe is busy; try again shortly.") from exc
         except stripe.StripeError as exc:
             status = exc.http_status
-            if status is None or status >= 500:
+            if status is None or not 400 <= status < 500:  # 5xx, or an answer that is not Stripe's JSON
                 logger.warning("Stripe %s: Stripe answered %s: %s", what, status, exc)
                 raise ProviderUnavailable("Stripe is not available right now; try again shortly.") from exc
             logger.info("Stripe %s: refused (%s, %s): %s", what, status, exc.code, exc)
@@ -457,7 +461,7 @@ class StripeGateway:
         return RefundResult(
             provider_refund_id=result.id,
             succeeded=False,
-            error=f"Stripe refund {status or 'failed'}" + (f": {reason}" if reason else "."),
+            error=f"Stripe refund {status or 'failed'}" + (f": {reason}." if reason else "."),
         )
 
     def fetch(self, *, payment: "Payment") -> list[NormalizedEvent]:
