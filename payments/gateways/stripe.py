@@ -175,17 +175,24 @@ def _intent_event(event_id: str, raw_type: str, intent: Mapping[str, Any]) -> No
         "event_id": event_id,
         "raw_type": raw_type,
         "provider_order_id": _str(intent.get("id")),
-        "provider_payment_id": _id(intent.get("latest_charge")),
         "currency": currency,
         "method": _intent_method(intent),
     }
+    # The latest charge names the payment only once it went through (a failed attempt's charge is not it).
+    charge_id = _id(intent.get("latest_charge"))
     if status == "succeeded" or raw_type == "payment_intent.succeeded":
         return NormalizedEvent(
-            kind=EventKind.PAYMENT_CAPTURED, amount=_amount(intent.get("amount_received"), currency), **common
+            kind=EventKind.PAYMENT_CAPTURED,
+            amount=_amount(intent.get("amount_received"), currency),
+            provider_payment_id=charge_id,
+            **common,
         )
     if status == "requires_capture":
         return NormalizedEvent(
-            kind=EventKind.PAYMENT_AUTHORIZED, amount=_amount(intent.get("amount_capturable"), currency), **common
+            kind=EventKind.PAYMENT_AUTHORIZED,
+            amount=_amount(intent.get("amount_capturable"), currency),
+            provider_payment_id=charge_id,
+            **common,
         )
     if status == "canceled" or raw_type == "payment_intent.canceled":
         return NormalizedEvent(

@@ -533,7 +533,9 @@ def test_payment_intent_payment_failed_carries_the_error_and_the_method():
         "message": "Your card has insufficient funds.",
         "payment_method": card_payment_method(),
     }
-    intent = payment_intent(status="requires_payment_method", last_payment_error=last_error)
+    intent = payment_intent(
+        status="requires_payment_method", last_payment_error=last_error, latest_charge="ch_declined_1"
+    )
 
     events = deliver(event("payment_intent.payment_failed", intent, id="evt_failed_1"))
 
