@@ -390,6 +390,8 @@ class RazorpayGateway:
     def verify_confirmation(self, *, data: dict[str, Any]) -> list[NormalizedEvent]:
         """Verify Checkout's handler response and say what the payment is (see the module docstring)."""
         fields = ("razorpay_order_id", "razorpay_payment_id", "razorpay_signature")
+        if not isinstance(data, dict):
+            raise SignatureInvalid("The Razorpay confirmation must be an object.")
         missing = {name: ["This field is required."] for name in fields if not isinstance(data.get(name), str)}
         if missing:
             raise SignatureInvalid("The Razorpay confirmation is incomplete.", fields=missing)
@@ -497,7 +499,9 @@ class RazorpayGateway:
             if dispute is None or payment is None:
                 raise _malformed("payment.dispute.created webhook (no dispute or payment)")
             currency = _currency(dispute, "dispute")
-            reason = _text(dispute, "reason_code") or _text(dispute, "reason_description") or "unknown reason"
+            reason = ": ".join(
+                part for part in (_text(dispute, "reason_code"), _text(dispute, "reason_description")) if part
+            )
             return NormalizedEvent(
                 kind=EventKind.DISPUTE_OPENED,
                 event_id=event_id,
@@ -506,7 +510,7 @@ class RazorpayGateway:
                 provider_payment_id=_text(payment, "id"),
                 amount=_amount(dispute, "amount", currency, "dispute"),
                 currency=currency,
-                error=f"Razorpay dispute {_text(dispute, 'id')} opened: {reason}"[:_ERROR_MAX],
+                error=f"{reason or 'no reason given'} (Razorpay dispute {_text(dispute, 'id')})"[:_ERROR_MAX],
                 data={"dispute_id": _text(dispute, "id"), "phase": _text(dispute, "phase")},
             )
         return NormalizedEvent(kind=EventKind.IGNORED, event_id=event_id, raw_type=raw_type)

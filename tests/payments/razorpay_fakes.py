@@ -34,6 +34,7 @@ KEY_ID = "rzp_test_1DP5mmOlF5G5ag"
 KEY_SECRET = "thisisatestsecretkey123"
 WEBHOOK_SECRET = "whsec_razorpay_test_secret"
 API_BASE = "https://api.razorpay.com"
+ACCOUNT_ID = "acc_BFQ7uQEaa7j2z7"
 CREATED_AT = 1767225600  # 2026-01-01T00:00:00Z
 
 # --- signatures (Razorpay's real algorithms) -------------------------------------------------------------
@@ -57,7 +58,7 @@ def order_entity(
     order_id: str = "order_DBJOWzybf0sJbb",
     amount: int = 49900,
     currency: str = "INR",
-    receipt: str = "ORD-0001",
+    receipt: str | None = "ORD-0001",
     status: str = "created",
     amount_paid: int = 0,
     notes: dict[str, str] | None = None,
@@ -199,13 +200,13 @@ def dispute_entity(
     }
 
 
-def webhook_body(event: str, *, account_id: str = "acc_BFQ7uQEaa7j2z7", **entities: dict[str, Any] | None) -> bytes:
+def webhook_body(event: str, **entities: dict[str, Any] | None) -> bytes:
     """A webhook body as Razorpay sends it: ``{"entity": "event", "event", "contains", "payload": {name:
     {"entity": ...}}, ...}``, e.g. ``webhook_body("refund.processed", refund=..., payment=...)``."""
     present = {name: entity for name, entity in entities.items() if entity is not None}
     envelope = {
         "entity": "event",
-        "account_id": account_id,
+        "account_id": ACCOUNT_ID,
         "event": event,
         "contains": list(present),
         "payload": {name: {"entity": entity} for name, entity in present.items()},

@@ -498,7 +498,9 @@ def test_a_dispute_opened_is_a_dispute_event_for_staff():
         "pay_DESlfW9H8K9uqM",
         Decimal("499.00"),
     )
-    assert event.error == "Razorpay dispute disp_Esz7KAitoYM7PJ opened: chargeback"
+    assert event.error == (
+        "chargeback: The customer does not recognise the payment. (Razorpay dispute disp_Esz7KAitoYM7PJ)"
+    )
 
 
 @pytest.mark.parametrize("event", ["refund.created", "payment.downtime.started", "order.notification.delivered"])
