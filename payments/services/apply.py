@@ -13,8 +13,9 @@ events in any order converge:
   (same currency, at most its amount) is still recorded as captured, so staff can refund it.
 * a capture for an order that expired or was cancelled unpaid (``order_mark_paid`` refuses it with
   ``late_payment``): the payment is recorded as captured, the order stays as it is and is flagged by the orders
-  service ("refund it"), and the payment's ``last_error`` says so. Staff refund it (the payment is captured, so
-  the refund service can); it is not refunded automatically, since the order has no payment to record it on.
+  service ("refund it"), the payment's ``last_error`` says so, and after commit the full refund is queued
+  (``payments.tasks.refund_cancelled_order`` → ``order_refund_in_full``: every payment captured for an order that
+  was never paid goes back; the order's own figures stay unpaid).
 * a capture for an order already paid by **another** payment: recorded, and the order flagged (a double
   payment to refund).
 * ``payment_authorized`` / ``payment_failed`` / ``payment_cancelled`` move the status along
@@ -42,6 +43,7 @@ from django.db.models import Sum
 
 from accounts.services.audit import audit_record
 from commerce.core.errors import Conflict
+from commerce.core.money import quantize
 from commerce.orders.models import Order
 from commerce.orders.models import PaymentStatus as OrderPaymentStatus
 from commerce.orders.services.transitions import order_flag, order_lock, order_mark_paid, order_record_refund
@@ -234,9 +236,25 @@ def _mark_order_paid(provider: str, order: Order, payment: Payment) -> None:
     except Conflict as exc:
         if not (exc.extra or {}).get("late_payment"):
             raise
-        payment.last_error = f"Late payment: order {order.number} was {order.status}; refund it."[:MAX_ERROR_LENGTH]
+        payment.last_error = f"Late payment: order {order.number} was {order.status}; refunded."[:MAX_ERROR_LENGTH]
         _save(payment)
         logger.warning("payment %s: late payment for %s order %s", payment.pk, order.status, order.number)
+        _refund_late_payment_on_commit(order.pk)
+
+
+def _refund_late_payment_on_commit(order_id: int) -> None:
+    """Queue the full refund of the order's captured payments after commit (``payments.tasks.
+    refund_cancelled_order``: the order was never paid, so every payment captured for it goes back)."""
+
+    def enqueue() -> None:
+        from ..tasks import refund_cancelled_order  # tasks import the services
+
+        try:
+            refund_cancelled_order.delay(order_id)
+        except Exception:  # the order is flagged "refund it": staff see it if the queue is down
+            logger.exception("could not queue the refund of late-paid order %s", order_id)
+
+    transaction.on_commit(enqueue)
 
 
 # --- refunds and disputes ---------------------------------------------------------------------------------------
@@ -299,7 +317,7 @@ def _refund_succeeded(provider: str, order: Order, payment: Payment, event: Norm
     refund.last_error = ""
     refund.save()
     refunded = Refund.objects.filter(payment=payment, status=RefundStatus.SUCCEEDED).aggregate(total=Sum("amount"))
-    total = refunded["total"] or Decimal("0.00")
+    total = quantize(refunded["total"] or Decimal("0.00"), payment.currency)  # SQLite's SUM drops the places
     if total > payment.captured_amount:
         raise EventNotReady(f"Refunds of payment {payment.pk} exceed what it has captured so far.")
     before = {"refunded_amount": str(payment.refunded_amount)}
