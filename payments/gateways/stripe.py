@@ -431,7 +431,7 @@ class StripeGateway:
             raise SignatureInvalid("The Stripe signature does not verify: the body is not UTF-8.") from None
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidInput("The Stripe event is not JSON.", code="invalid_payload") from None
         event_id = _str(payload.get("id")) if isinstance(payload, dict) else ""
         event_type = _str(payload.get("type")) if isinstance(payload, dict) else ""

@@ -483,6 +483,7 @@ def test_a_body_that_is_not_utf8_is_refused_as_unsigned():
         b'{"object": "event", "id": "evt_1"}',
         b'{"id": "evt_1", "type": "payment_intent.succeeded"}',
         json.dumps({"object": "event", "id": "evt_" + "x" * 200, "type": "charge.refunded"}).encode(),
+        b'{"object": "event", "id": "evt_1", "type": "x", "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     ],
 )
 def test_a_signed_body_that_is_not_a_stripe_event_is_invalid_payload(body):
