@@ -4,7 +4,7 @@
   clothes carry 12 % tax and printed books none (``CategoryTaxRate`` rows on the Fashion and Books roots, which
   their subcategories inherit); everything else keeps ``ORDER_DEFAULT_TAX_RATE``.
 - **A demo shopper** (``DEMO_SHOPPER_EMAIL``, default ``shopper@example.com``), printed with its password as the
-  demo admin is: the password comes from ``DEMO_SHOPPER_PASSWORD`` (a setting, else the environment) or is
+  demo admin is: the password comes from ``DEMO_SHOPPER_PASSWORD`` (setting) or is
   generated, and is printed once, when the shopper is created; an existing shopper is left alone. The shopper
   has a saved default address in Bengaluru (through the addresses service).
 - **Five orders** at Urban Threads, one in each state a shopper meets, each made the way a real one is: lines
@@ -18,7 +18,6 @@ shopper by email, the address, orders and cart when the shopper has none), so a 
 Deterministic: products are picked by slug among Urban Threads' public variants with stock to spare.
 """
 
-import os
 import secrets
 
 from django.conf import settings
@@ -32,6 +31,7 @@ from .models import Address, Cart, CartStatus, CategoryTaxRate, MerchantShipping
 from .services.addresses import address_create
 from .services.cart import cart_line_add, cart_read
 from .services.checkout import order_place
+from .services.recommendations import co_purchases_recount
 from .services.transitions import order_cancel, order_deliver, order_fulfil, order_mark_paid
 
 MERCHANT_SLUG = "urban-threads"
@@ -69,6 +69,9 @@ def seed(*, stdout) -> None:
         return
     created = _seed_orders(shopper=shopper, variants=variants[: needed - CART_LINES])
     filled = _seed_cart(shopper=shopper, variants=variants[needed - CART_LINES :])
+    if created:
+        # The demo's paid orders feed "frequently bought together" now rather than at the first hourly recount.
+        co_purchases_recount()
     if created or filled:
         stdout.write(f"Orders: {created} demo order(s) and {'an open cart' if filled else 'no cart'} created.")
     else:
@@ -88,19 +91,13 @@ def _seed_pricing(*, merchant: Merchant, stdout) -> None:
             CategoryTaxRate.objects.create(category=category, rate=to_decimal(rate))
 
 
-def _setting(name: str, default: str = "") -> str:
-    """A demo setting from the settings module, else the environment (the settings do not declare these)."""
-    value = getattr(settings, name, None)
-    return str(value if value is not None else os.environ.get(name, default))
-
-
 def _seed_shopper(*, stdout) -> User:
-    email = User.objects.normalize_email(_setting("DEMO_SHOPPER_EMAIL") or "shopper@example.com")
+    email = User.objects.normalize_email(settings.DEMO_SHOPPER_EMAIL or "shopper@example.com")
     user = User.objects.filter(email=email).first()
     if user is not None:
         stdout.write(f"Demo shopper exists: {email} (password unchanged).")
         return user
-    password = _setting("DEMO_SHOPPER_PASSWORD") or secrets.token_urlsafe(12)
+    password = settings.DEMO_SHOPPER_PASSWORD or secrets.token_urlsafe(12)
     user = User.objects.create_user(email=email, password=password, full_name="Asha Rao", phone=ADDRESS["phone"])
     stdout.write(f"Demo shopper created: {email} / {password}")
     return user

@@ -575,3 +575,5 @@ if SENTRY_DSN:
 # --- Demo -----------------------------------------------------------------------------------------------
 DEMO_ADMIN_EMAIL = env("DEMO_ADMIN_EMAIL", default="admin@example.com")
 DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")
+DEMO_SHOPPER_EMAIL = env("DEMO_SHOPPER_EMAIL", default="shopper@example.com")
+DEMO_SHOPPER_PASSWORD = env("DEMO_SHOPPER_PASSWORD", default="")
