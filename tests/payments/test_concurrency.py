@@ -7,30 +7,32 @@ ends or a deadlock fails the test instead of hanging it). Rows are committed for
 The providers are the demo gateway (no network) unless a test says otherwise.
 """
 
-from decimal import Decimal
+from collections.abc import Callable
 
 import pytest
+from rest_framework.test import APIClient
 
-from commerce.orders.models import OrderStatus
-from payments.models import Payment, PaymentStatus, ProviderCustomer
+from commerce.orders.models import OrderEvent, OrderEventType, OrderStatus
+from payments.models import (
+    Payment,
+    PaymentStatus,
+    ProviderCustomer,
+    WebhookEvent,
+    WebhookStatus,
+)
+from payments.services import webhooks
 from payments.services.methods import provider_customer_for
 from payments.services.payments import payment_start
-from tests.catalog.factories import ProductVariantFactory
 from tests.factories import UserFactory
-from tests.orders.factories import order_build
 from tests.orders.test_concurrency import error_codes, run_together
+from tests.payments import stripe_fakes
+from tests.payments.conftest import FAKE_KEYS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def pending_order(shopper, *, price="499.00"):
-    variant = ProductVariantFactory(price=Decimal(price), stock_on_hand=10)
-    return order_build(user=shopper, lines=[(variant, 1)], status=OrderStatus.PENDING_PAYMENT)
-
-
-def test_eight_concurrent_starts_of_one_order_with_one_provider_make_one_payment(db):
-    shopper = UserFactory()
-    order = pending_order(shopper)
+def test_eight_concurrent_starts_of_one_order_with_one_provider_make_one_payment(shopper, pending_order):
+    order = pending_order
 
     results = run_together([lambda: payment_start(user=shopper, order_number=order.number, provider="demo")] * 8)
 
@@ -50,3 +52,98 @@ def test_concurrent_first_saves_make_one_customer_per_shopper_and_provider(db):
     assert error_codes(results) == {"ok": 6}
     customer = ProviderCustomer.objects.get(user=shopper, provider="demo")
     assert {result["value"] for result in results} == {customer.customer_id}
+
+
+# --- webhooks ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[int]:
+    """The inbox rows whose processing task was published; the test then plays the workers (so processing runs
+    exactly when and as often as the test says, with or without a broker)."""
+    ids: list[int] = []
+    monkeypatch.setattr(webhooks, "_enqueue_on_commit", ids.append)
+    return ids
+
+
+def stripe_capture(payment, *, event_id: str) -> bytes:
+    minor = int(payment.amount * 100)
+    intent = stripe_fakes.payment_intent(
+        id=payment.provider_order_id,
+        amount=minor,
+        amount_received=minor,
+        currency=payment.currency.lower(),
+        status="succeeded",
+        latest_charge="ch_3MtwBwLkdIwHu7ix28a3tqPa",
+        payment_method_types=["card"],
+    )
+    return stripe_fakes.event_body(stripe_fakes.event("payment_intent.succeeded", intent, id=event_id))
+
+
+def deliver(body: bytes) -> Callable[[], int]:
+    def post() -> int:
+        client = APIClient()
+        headers = stripe_fakes.signed_headers(body, FAKE_KEYS["STRIPE_WEBHOOK_SECRET"])
+        response = client.post(
+            "/api/v1/webhooks/stripe",
+            data=body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=headers["Stripe-Signature"],
+        )
+        return response.status_code
+
+    return post
+
+
+def paid_events(order) -> int:
+    return OrderEvent.objects.filter(order=order, type=OrderEventType.PAID).count()
+
+
+def test_one_stripe_event_delivered_twice_at_once_is_stored_once_and_applied_once(
+    payment_keys, pending_order, make_payment, published
+):
+    payment = make_payment(pending_order, provider="stripe", provider_order_id="pi_3RaceTwiceAtOnce")
+    body = stripe_capture(payment, event_id="evt_1RaceTwiceAtOnce")
+
+    delivered = run_together([deliver(body), deliver(body)])
+
+    assert [result.get("value") for result in delivered] == [200, 200]
+    row = WebhookEvent.objects.get()
+    assert (row.provider, row.event_id, row.status) == ("stripe", "evt_1RaceTwiceAtOnce", WebhookStatus.RECEIVED)
+    assert published == [row.pk]
+
+    # The task delivered twice (a redelivery after a lost ack) and run by two workers at once.
+    processed = run_together([lambda: webhooks.webhook_process(webhook_id=row.pk)] * 2)
+
+    assert [result.get("value") for result in processed] == ["processed", "processed"]
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (WebhookStatus.PROCESSED, 1)
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_amount) == (PaymentStatus.CAPTURED, payment.amount)
+    pending_order.refresh_from_db()
+    assert pending_order.status == OrderStatus.PAID
+    assert paid_events(pending_order) == 1
+
+
+def test_two_events_reporting_one_capture_processed_at_once_capture_it_once(
+    payment_keys, pending_order, make_payment, published
+):
+    payment = make_payment(pending_order, provider="stripe", provider_order_id="pi_3TwoEventsOneCapture")
+    rows = [
+        webhooks.webhook_receive(
+            provider="stripe",
+            body=(body := stripe_capture(payment, event_id=f"evt_1TwoEvents{n}")),
+            headers=stripe_fakes.signed_headers(body, FAKE_KEYS["STRIPE_WEBHOOK_SECRET"]),
+        )[0]
+        for n in range(4)
+    ]
+
+    results = run_together([lambda row=row: webhooks.webhook_process(webhook_id=row.pk) for row in rows])
+
+    assert error_codes(results) == {"ok": 4}
+    assert sorted(WebhookEvent.objects.values_list("status", flat=True)) == [WebhookStatus.PROCESSED] * 4
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_amount) == (PaymentStatus.CAPTURED, payment.amount)
+    pending_order.refresh_from_db()
+    assert pending_order.status == OrderStatus.PAID
+    assert paid_events(pending_order) == 1
