@@ -246,7 +246,14 @@ ADMIN_NAVIGATION: list[tuple[str, list[tuple[str, str, str]]]] = [
         ],
     ),
     ("Customers", [("Users", "person", "accounts.User")]),
-    ("Finance", []),  # payments, refunds, cashback and withdrawals once they have admins
+    (
+        "Finance",
+        [
+            ("Payments", "payments", "payments.Payment"),
+            ("Refunds", "currency_exchange", "payments.Refund"),
+            ("Webhook events", "webhook", "payments.WebhookEvent"),
+        ],
+    ),  # cashback and withdrawals once they have admins
     ("Loyalty", []),  # points, tiers and rewards once they have admins
     (
         "System",

@@ -102,12 +102,14 @@ SYSTEM_ADMIN = [
     "Sign-in failures",
 ]
 SALES = ["Orders", "Sales overview", "Invoices", "Shipping", "Tax rates"]
+FINANCE_DESK = ["Payments", "Refunds", "Webhook events"]
 SIDEBARS = {
     "superuser": [
         ("Sales", SALES),
         ("Catalog", CATALOG),
         ("Offers", OFFERS),
         ("Customers", ["Users"]),
+        ("Finance", FINANCE_DESK),
         ("System", [*SYSTEM_ADMIN[:6], "Issued tokens", "Revoked tokens", *SYSTEM_ADMIN[6:]]),
     ],
     ADMIN: [
@@ -115,6 +117,7 @@ SIDEBARS = {
         ("Catalog", CATALOG),
         ("Offers", OFFERS),
         ("Customers", ["Users"]),
+        ("Finance", FINANCE_DESK),
         ("System", SYSTEM_ADMIN),
     ],
     SUPPORT: [
@@ -122,11 +125,13 @@ SIDEBARS = {
         ("Catalog", CATALOG),
         ("Offers", OFFERS),
         ("Customers", ["Users"]),
+        ("Finance", ["Payments", "Refunds"]),  # to answer "where is my refund?"; no webhooks
         ("System", ["Notifications", "Lockouts"]),
     ],
-    FINANCE: [("Sales", SALES), ("Customers", ["Users"]), ("System", ["Audit log"])],
+    FINANCE: [("Sales", SALES), ("Customers", ["Users"]), ("Finance", FINANCE_DESK), ("System", ["Audit log"])],
     CATALOG_MANAGER: [("Sales", ["Shipping", "Tax rates"]), ("Catalog", CATALOG), ("Offers", OFFERS)],
-    # Their merchant's catalog and offers (categories: the product form's category picker), nothing of System.
+    # Their merchant's catalog and offers (categories: the product form's category picker), nothing of System
+    # or Finance.
     MERCHANT_STAFF: [
         ("Sales", ["Orders", "Sales overview", "Invoices", "Shipping"]),
         ("Catalog", ["Products", "Variants", "Categories", "Merchants"]),
@@ -187,8 +192,9 @@ def test_every_item_links_to_the_list_the_user_can_open(client, admin_login):
 def test_merchant_staff_see_the_catalog_and_offers_only(client, admin_login):
     admin_login(_user_in(MERCHANT_STAFF))
     sidebar = _sidebar_html(client.get("/admin/").content.decode())
-    assert "System" not in sidebar and "Customers" not in sidebar
+    assert "System" not in sidebar and "Customers" not in sidebar and "Finance" not in sidebar
     assert "/admin/notifications/" not in sidebar and "/admin/accounts/" not in sidebar
+    assert "/admin/payments/" not in sidebar
 
 
 def test_every_registered_model_has_a_place_in_the_navigation(settings):
