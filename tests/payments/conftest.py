@@ -5,6 +5,7 @@
   (998.00 INR, ``pending_payment``, 2 units allocated), built with ``tests.orders.factories.order_build``.
 * ``payment_keys``: settings with fake Stripe and Razorpay keys (both enabled; no API base, so nothing leaves
   the process unless a test fakes the transport); the demo gateway stays on, as in the embedded default.
+* ``stripe_http`` / ``razorpay_fake``: the fake transports of ``stripe_fakes`` / ``razorpay_fakes``, with keys.
 * ``make_payment(order, provider="demo", **fields)``: a payment row written directly (``provider_order_id``
   defaults to a unique ``<provider>_po_<n>``), for tests of applying events, refunds and webhooks.
 """
@@ -20,6 +21,8 @@ from payments.models import Payment
 from tests.catalog.factories import CategoryFactory, MerchantFactory, ProductFactory, ProductVariantFactory
 from tests.factories import UserFactory
 from tests.orders.factories import order_build
+from tests.payments.razorpay_fakes import razorpay_fake  # noqa: F401 (a fixture, for every payments test)
+from tests.payments.stripe_fakes import stripe_http  # noqa: F401 (a fixture, for every payments test)
 
 FAKE_KEYS = {
     "STRIPE_SECRET_KEY": "sk_test_51Fake",
