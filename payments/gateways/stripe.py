@@ -39,6 +39,7 @@ Decisions:
   ``ProviderUnavailable`` (503); any other 4xx is ``ProviderRefused`` (400) with Stripe's message.
 """
 
+import functools
 import hmac
 import json
 import logging
@@ -303,6 +304,13 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return ""
 
 
+@functools.cache
+def _default_http_client() -> stripe.HTTPClient:
+    """One ``requests`` transport for the process: ``gateway_for`` builds an adapter per call, and sharing the
+    transport keeps its connections to Stripe alive (its sessions are per thread, so sharing is safe)."""
+    return stripe.RequestsClient(timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+
+
 def _error_message(exc: stripe.StripeError) -> str:
     return (exc.user_message or str(exc) or "Stripe refused the request.").strip()
 
@@ -332,7 +340,7 @@ class StripeGateway:
                 self.secret_key,
                 base_addresses={"api": self.api_base} if self.api_base else None,
                 max_network_retries=0,
-                http_client=self._http_client or stripe.RequestsClient(timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)),
+                http_client=self._http_client or _default_http_client(),
             )
         return self._client
 

@@ -116,6 +116,7 @@ def test_without_a_test_transport_the_sdk_client_has_short_timeouts_and_no_retri
     assert requestor._client._timeout == (stripe_gateway.CONNECT_TIMEOUT, stripe_gateway.READ_TIMEOUT)
     assert requestor._options.max_network_retries == 0
     assert requestor._options.base_addresses["api"] == "https://api.stripe.com"
+    assert StripeGateway().client._requestor._client is requestor._client  # one transport, connections kept
 
 
 def test_an_explicit_transport_wins_over_the_module_hook(stripe_http):
