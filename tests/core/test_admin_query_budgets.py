@@ -43,6 +43,9 @@ BUDGET = {
     "notification": 11,
     "order": 8,
     "order, merchant staff": 12,
+    "payment": 7,
+    "refund": 7,
+    "webhookevent": 8,
 }
 
 URLS = {
@@ -53,6 +56,9 @@ URLS = {
     "auditentry": "/admin/accounts/auditentry/",
     "notification": "/admin/notifications/notification/",
     "order": "/admin/orders/order/",
+    "payment": "/admin/payments/payment/",
+    "refund": "/admin/payments/refund/",
+    "webhookevent": "/admin/payments/webhookevent/",
 }
 
 
@@ -247,3 +253,76 @@ def test_order_changelist_for_merchant_staff(admin_login):
 
     assert one == thirty
     assert thirty <= BUDGET["order, merchant staff"]
+
+
+def add_payments(count: int) -> None:
+    """Captured payments, each of its own order (and shopper and merchant), with one succeeded refund each."""
+    import uuid
+
+    from payments.models import Payment, Refund
+
+    for order in _orders(count):
+        payment = Payment.objects.create(
+            order=order,
+            user=order.user,
+            provider="demo",
+            status="captured",
+            amount=order.total,
+            currency=order.currency,
+            captured_amount=order.total,
+            refunded_amount=Decimal("1.00"),
+            provider_order_id=f"demo_{uuid.uuid4().hex}",
+            idempotency_key=uuid.uuid4().hex,
+        )
+        Refund.objects.create(
+            payment=payment,
+            amount=Decimal("1.00"),
+            currency=order.currency,
+            reason="Budget",
+            status="succeeded",
+            provider="demo",
+            idempotency_key=uuid.uuid4().hex,
+            requested_by=StaffFactory(),
+        )
+
+
+def _orders(count: int):
+    from tests.catalog.factories import ProductFactory
+    from tests.orders.factories import order_build
+
+    for _ in range(count):
+        variant = ProductVariantFactory(product=ProductFactory(), stock_on_hand=10)
+        yield order_build(lines=[(variant, 1)], status="paid")
+
+
+def test_payment_changelist(admin_login):
+    one, thirty = counts_at_1_and_30(superuser_client(admin_login), URLS["payment"], add_payments)
+
+    assert one == thirty
+    assert thirty <= BUDGET["payment"]
+
+
+def test_refund_changelist(admin_login):
+    one, thirty = counts_at_1_and_30(superuser_client(admin_login), URLS["refund"], add_payments)
+
+    assert one == thirty
+    assert thirty <= BUDGET["refund"]
+
+
+def test_webhook_event_changelist(admin_login):
+    from payments.models import WebhookEvent
+
+    def add(count: int) -> None:
+        for index in range(count):
+            WebhookEvent.objects.create(
+                provider=("demo", "stripe", "razorpay")[index % 3],
+                event_id=f"evt_{WebhookEvent.objects.count()}",
+                type=("payment.succeeded", "charge.refunded")[index % 2],
+                body='{"id": "evt"}' * 200,
+                headers={"X-Demo-Signature": "0" * 64},
+            )
+
+    one, thirty = counts_at_1_and_30(superuser_client(admin_login), URLS["webhookevent"], add)
+
+    assert one == thirty
+    assert thirty <= BUDGET["webhookevent"]
