@@ -39,6 +39,7 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
+from accounts.models import User
 from commerce.core.admin_widgets import money_cell, money_text
 from commerce.core.errors import DomainError
 
@@ -219,7 +220,7 @@ class PaymentAdmin(_ReadOnly, ModelAdmin):
                 payment_id=payment.pk,
                 amount=form.cleaned_data["amount"],
                 reason=form.cleaned_data["reason"],
-                actor=request.user,
+                actor=request.user if isinstance(request.user, User) else None,
             )
         except DomainError as exc:
             self.message_user(request, f"Payment {payment.pk}: {exc.detail}", messages.ERROR)
