@@ -12,6 +12,17 @@
   password (hashed once) and a fresh JWT access token each (``token_pair_issue``), so locust does not spend the
   run hashing passwords; it writes their emails and tokens, the SKUs and the run id to ``--out``.
 
+For ``webhooks`` (``--payments``, default 200): that many pending orders (one unit of a bench SKU each, placed
+through the cart and checkout services by as many new shoppers), and a Stripe payment for each opened through
+``payment_start`` with the real Stripe adapter, its HTTP answered in-process by :class:`BenchStripeHTTP` (a
+``stripe.HTTPClient`` installed with the adapter's ``HTTP_CLIENT`` hook: nothing leaves the machine). It writes the
+payments' PaymentIntent ids, amounts (minor units) and currency, and the webhook secret, to ``--out``.
+
+``verify-webhooks`` checks what the webhook run left, from the database: every delivery of the run stored once
+(the inbox count equals what locust saw accepted, with ``--expect``), none ``failed``, none still ``received``
+(the backlog drained), every payment that received an event captured exactly once (captured amount equal to its
+amount, its order paid with one ``paid`` event), and nothing flagged for staff.
+
 ``verify`` (flash sale) counts what the run sold and what the stock says, from the database:
 ``ordered`` (units in the run's orders that are not cancelled or expired) must equal ``allocated + deducted``
 (units still reserved by unpaid orders plus units that left the stock on hand), and never exceed the stock the
@@ -103,11 +114,98 @@ def _bench_shoppers(count: int, run_id: str) -> list[dict[str, str]]:
     return [{"email": str(user.email), "access": token_pair_issue(user=user, login=False).access} for user in users]
 
 
+class _BenchStripe:
+    """Stripe's ``POST /v1/payment_intents`` answered in-process (see the module docstring)."""
+
+    @staticmethod
+    def client():
+        import stripe
+
+        class BenchStripeHTTP(stripe.HTTPClient):
+            name = "bench"
+
+            def request(self, method, url, headers, post_data=None, *, _usage=None):
+                from urllib.parse import parse_qs, urlsplit
+
+                if method.lower() != "post" or urlsplit(url).path != "/v1/payment_intents":
+                    return json.dumps({"error": {"message": "not faked", "type": "api_error"}}), 500, {}
+                form = parse_qs(post_data or "")
+                key = (headers or {}).get("Idempotency-Key", "")
+                intent_id = f"pi_bench_{key.replace('-', '')[:24]}"
+                intent = {
+                    "id": intent_id,
+                    "object": "payment_intent",
+                    "amount": int(form["amount"][0]),
+                    "currency": form["currency"][0],
+                    "status": "requires_payment_method",
+                    "client_secret": f"{intent_id}_secret_bench",
+                    "metadata": {"order_number": form.get("metadata[order_number]", [""])[0]},
+                }
+                return json.dumps(intent), 200, {"Request-Id": "req_bench"}
+
+            def request_stream(self, method, url, headers, post_data=None, *, _usage=None):
+                raise NotImplementedError
+
+            def close(self):
+                return None
+
+        return BenchStripeHTTP()
+
+
+def _bench_payments(count: int, run_id: str, skus: list[str]) -> list[dict[str, object]]:
+    from accounts.models import User
+    from commerce.core.money import to_minor_units
+    from commerce.orders.services.cart import cart_line_add, cart_read
+    from commerce.orders.services.checkout import order_place
+    from payments.gateways import stripe as stripe_adapter
+    from payments.services.payments import payment_start
+
+    stripe_adapter.HTTP_CLIENT = _BenchStripe.client()
+    emails = [s["email"] for s in _bench_shoppers(count, f"{run_id}W")]
+    address = {
+        "name": "Bench Shopper",
+        "line1": "14 Residency Road",
+        "city": "Bengaluru",
+        "state": "Karnataka",
+        "postal_code": "560025",
+        "country": "IN",
+        "phone": "+919812345678",
+    }
+    payments = []
+    for n, user in enumerate(User.objects.filter(email__in=emails).order_by("id")):
+        cart_line_add(user=user, sku=skus[n % len(skus)], quantity=1)
+        cart_read(user=user)
+        order = order_place(user=user, shipping_address=dict(address))
+        payment = payment_start(user=user, order_number=order.number, provider="stripe")
+        payments.append(
+            {
+                "intent": payment.provider_order_id,
+                "amount": to_minor_units(payment.amount, payment.currency),
+                "currency": payment.currency.lower(),
+            }
+        )
+    return payments
+
+
 def prepare(args: argparse.Namespace) -> int:
     _django()
+    from django.conf import settings
     from django.db import transaction
 
     run_id = time.strftime("%Y%m%d%H%M%S")
+    if args.scenario == "webhooks":
+        with transaction.atomic():
+            skus, _ = _bench_catalog(None, run_id)
+        payments = _bench_payments(args.payments, run_id, skus)
+        data = {
+            "run_id": run_id,
+            "scenario": args.scenario,
+            "webhook_secret": settings.STRIPE_WEBHOOK_SECRET,
+            "payments": payments,
+        }
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(data))
+        return 0
     flash_stock = args.flash_stock if args.scenario == "flash-sale" else None
     with transaction.atomic():
         skus, flash_sku = _bench_catalog(flash_stock, run_id)
@@ -177,19 +275,80 @@ def verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def verify_webhooks(args: argparse.Namespace) -> int:
+    """See the module docstring (``verify-webhooks``)."""
+    _django()
+    from django.db.models import Count, F
+
+    from commerce.orders.models import OrderEvent, OrderEventType, OrderStatus
+    from payments.models import Payment, PaymentStatus, WebhookEvent
+
+    data = json.loads(Path(args.data).read_text())
+    prefix = f"evt_bench_{data['run_id']}_"
+    inbox = WebhookEvent.objects.filter(provider="stripe", event_id__startswith=prefix)
+    statuses = dict(inbox.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    intents = [p["intent"] for p in data["payments"]]
+    touched = {json.loads(body)["data"]["object"]["id"] for body in inbox.values_list("body", flat=True)}
+    payments = Payment.objects.filter(provider="stripe", provider_order_id__in=touched)
+    captured = payments.filter(status=PaymentStatus.CAPTURED, captured_amount=F("amount")).count()
+    paid_events = OrderEvent.objects.filter(order__payments__in=payments, type=OrderEventType.PAID).count()
+    paid_orders = payments.filter(order__status=OrderStatus.PAID).count()
+    flagged = OrderEvent.objects.filter(order__payments__provider_order_id__in=intents, type="flagged").count()
+    stored = sum(statuses.values())
+    print(
+        f"Inbox: {stored} deliveries stored ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}); "
+        f"{len(touched)} payments received events: {captured} captured, {paid_orders} orders paid, "
+        f"{paid_events} paid events, {flagged} flagged"
+    )
+    ok = not statuses.get("failed") and not statuses.get("received")
+    ok = ok and captured == len(touched) == paid_orders == paid_events and flagged == 0
+    if args.expect is not None and args.expect != stored:
+        print(f"MISMATCH: locust saw {args.expect} deliveries accepted, the inbox holds {stored}")
+        ok = False
+    print("OK: every delivery stored once and applied; each payment captured once" if ok else "MISMATCH")
+    return 0 if ok else 1
+
+
+def webhook_backlog(args: argparse.Namespace) -> int:
+    """Print ``<received> <processed or ignored> <failed>`` of the run's deliveries (for the runner's drain clock)."""
+    _django()
+    from django.db.models import Count
+
+    from payments.models import WebhookEvent
+
+    data = json.loads(Path(args.data).read_text())
+    inbox = WebhookEvent.objects.filter(provider="stripe", event_id__startswith=f"evt_bench_{data['run_id']}_")
+    counts = dict(inbox.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    done = counts.get("processed", 0) + counts.get("ignored", 0)
+    print(counts.get("received", 0), done, counts.get("failed", 0))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare")
-    prep.add_argument("--scenario", choices=["checkout", "flash-sale"], required=True)
+    prep.add_argument("--scenario", choices=["checkout", "flash-sale", "webhooks"], required=True)
+    prep.add_argument("--payments", type=int, default=200, help="webhooks: pending Stripe payments to prepare")
     prep.add_argument("--shoppers", type=int, default=100)
     prep.add_argument("--flash-stock", type=int, default=50)
     prep.add_argument("--out", required=True)
     check = commands.add_parser("verify")
     check.add_argument("--data", required=True)
     check.add_argument("--expect-orders", type=int, default=None)
+    hooks = commands.add_parser("verify-webhooks")
+    hooks.add_argument("--data", required=True)
+    hooks.add_argument("--expect", type=int, default=None)
+    backlog = commands.add_parser("webhook-backlog")
+    backlog.add_argument("--data", required=True)
     args = parser.parse_args()
-    return prepare(args) if args.command == "prepare" else verify(args)
+    handlers = {
+        "prepare": prepare,
+        "verify": verify,
+        "verify-webhooks": verify_webhooks,
+        "webhook-backlog": webhook_backlog,
+    }
+    return handlers[args.command](args)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,23 @@ the cart page before paying.
 stops. A 409 ``insufficient_stock`` (sold out, at the add or at the checkout) is an expected answer, counted
 under its own name, not an error; ``run.py`` then checks in the database that units sold equal stock taken.
 
+``WebhookUser``: Stripe delivering webhooks, flat out: ``POST webhooks/stripe`` with a ``payment_intent.succeeded``
+event for one of the prepared payments, shaped like Stripe's documented event, with an event id unique to the
+delivery and a ``Stripe-Signature`` made with Stripe's scheme (``t=<ts>,v1=<HMAC-SHA256 of "<ts>.<body>">``) and the
+server's webhook secret. The first event of a payment captures it; later ones find it captured (applied, nothing
+changes). Anything but a 200 is a failure. The accepted count is written to ``BENCH_OUTCOMES``.
+
 The two buying scenarios read their shoppers (emails and JWT access tokens, minted by ``bench_data.py prepare``
 so the run does not spend its CPU hashing passwords) and SKUs from the JSON file named by ``BENCH_DATA``.
 """
 
+import hashlib
+import hmac
+import itertools
 import json
 import os
 import random
+import time
 import uuid
 from collections import Counter
 
@@ -249,9 +259,79 @@ class FlashSaleUser(_Shopper):
         raise StopUser()
 
 
+# --- webhooks -------------------------------------------------------------------------------------------------
+
+
+def stripe_signature(body: bytes, secret: str, timestamp: int) -> str:
+    """Stripe's ``Stripe-Signature``: ``t=<ts>,v1=<hex HMAC-SHA256 of "<ts>.<body>" under the endpoint secret>``."""
+    digest = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def succeeded_event(event_id: str, payment: dict) -> bytes:
+    """A ``payment_intent.succeeded`` event as Stripe documents it (the fields the adapter reads, and more)."""
+    intent = payment["intent"]
+    event = {
+        "id": event_id,
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                "id": intent,
+                "object": "payment_intent",
+                "amount": payment["amount"],
+                "amount_capturable": 0,
+                "amount_received": payment["amount"],
+                "capture_method": "automatic",
+                "client_secret": f"{intent}_secret_bench",
+                "currency": payment["currency"],
+                "latest_charge": f"ch_{intent[3:]}",
+                "livemode": False,
+                "payment_method": f"pm_{intent[3:]}",
+                "payment_method_types": ["card"],
+                "status": "succeeded",
+            }
+        },
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": "payment_intent.succeeded",
+    }
+    return json.dumps(event, indent=2).encode()
+
+
+class WebhookUser(FastHttpUser):
+    """Stripe's webhook sender (see the module docstring). Event ids: ``evt_bench_<run>_<locust pid>_<n>``."""
+
+    wait_time = constant(0)
+    accepted = 0
+    _sequence = itertools.count(1)
+
+    @task
+    def deliver(self):
+        data = BenchData.load()
+        event_id = f"evt_bench_{data['run_id']}_{os.getpid()}_{next(WebhookUser._sequence)}"
+        body = succeeded_event(event_id, random.choice(data["payments"]))
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": stripe_signature(body, data["webhook_secret"], int(time.time())),
+        }
+        with self.client.post(
+            "/api/v1/webhooks/stripe", data=body, headers=headers, name="POST webhooks/stripe", catch_response=True
+        ) as response:
+            if response.status_code == 200:
+                WebhookUser.accepted += 1
+            else:
+                response.failure(f"{response.status_code} {_code(response)}")
+
+
 @events.test_stop.add_listener
 def write_outcomes(environment, **kwargs):
     path = os.environ.get("BENCH_OUTCOMES")
     if path:
+        outcomes = dict(FlashSaleUser.outcomes)
+        if WebhookUser.accepted:
+            outcomes["accepted"] = WebhookUser.accepted
         with open(path, "w") as handle:
-            json.dump(dict(FlashSaleUser.outcomes), handle)
+            json.dump(outcomes, handle)

@@ -4,6 +4,7 @@
     .venv/bin/python loadtests/run.py --duration 30 --users 20 --workers 2
     .venv/bin/python loadtests/run.py --scenario checkout --duration 60 --users 30
     .venv/bin/python loadtests/run.py --scenario flash-sale --users 300 --flash-stock 50 --duration 30
+    .venv/bin/python loadtests/run.py --scenario webhooks --users 20 --duration 30 --celery-workers 2
 
 It creates (if missing) the database named in ``--database-url``, migrates it, runs ``seed_demo``, starts
 gunicorn on ``--port``, waits for ``/api/v1/health``, runs the scenario for a fixed time and prints requests/s,
@@ -16,6 +17,14 @@ Scenarios: ``browse`` (``BrowseUser``, the default), ``checkout`` (``CheckoutUse
 (``commerce_bench_orders``, db 9), so the orders they pile up never skew the browse figures; before the run
 ``bench_data.py prepare`` makes their shoppers and SKUs, and after a flash sale ``bench_data.py verify`` checks
 that units sold equal stock taken (and that locust's placed orders are the database's), failing the run if not.
+
+``webhooks`` (``WebhookUser``: Stripe-signed ``payment_intent.succeeded`` deliveries, unique event ids) runs on its
+own database and Redis db (``commerce_bench_webhooks``, db 10), with fake Stripe keys (the server never calls Stripe
+to accept a webhook; ``bench_data.py prepare`` opens the payments through the real adapter with its HTTP answered
+in-process). ``--celery-workers`` worker processes (``celery worker -Q webhooks --concurrency 1`` each) process the
+inbox during the load, or only after it with ``--workers-after`` (the whole backlog then waits for them); the runner
+reports deliveries accepted per second and p99, the backlog when the load stopped and how long the workers took to
+drain it, then ``bench_data.py verify-webhooks`` checks every delivery was stored once and applied.
 """
 
 import argparse
@@ -78,12 +87,57 @@ def report(prefix: Path) -> list[dict]:
     return rows
 
 
-SCENARIOS = {"browse": "BrowseUser", "checkout": "CheckoutUser", "flash-sale": "FlashSaleUser"}
+SCENARIOS = {
+    "browse": "BrowseUser",
+    "checkout": "CheckoutUser",
+    "flash-sale": "FlashSaleUser",
+    "webhooks": "WebhookUser",
+}
 DEFAULT_DATABASES = {
     "browse": ("postgres://postgres@127.0.0.1:5432/commerce_bench", "redis://127.0.0.1:6379/8"),
     "checkout": ("postgres://postgres@127.0.0.1:5432/commerce_bench_orders", "redis://127.0.0.1:6379/9"),
     "flash-sale": ("postgres://postgres@127.0.0.1:5432/commerce_bench_orders", "redis://127.0.0.1:6379/9"),
+    "webhooks": ("postgres://postgres@127.0.0.1:5432/commerce_bench_webhooks", "redis://127.0.0.1:6379/10"),
 }
+# The webhook scenario's fake Stripe keys; STRIPE_API_BASE points at the discard port: nothing can reach Stripe.
+BENCH_STRIPE = {
+    "STRIPE_SECRET_KEY": "sk_test_bench",
+    "STRIPE_WEBHOOK_SECRET": "whsec_bench_secret",
+    "STRIPE_API_BASE": "http://127.0.0.1:9",
+}
+
+
+def backlog(bench_data: list[str], data_file: Path, env: dict[str, str]) -> tuple[int, int, int]:
+    """``(received, processed or ignored, failed)`` of the run's deliveries."""
+    out = subprocess.run(
+        [*bench_data, "webhook-backlog", "--data", str(data_file)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    received, done, failed = (int(x) for x in out[-3:])
+    return received, done, failed
+
+
+def start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen]:
+    command = [str(BIN / "celery"), "-A", "config", "worker", "-Q", "webhooks", "--concurrency", "1"]
+    return [
+        subprocess.Popen(
+            [*command, "--loglevel", "WARNING", "--hostname", f"bench-webhooks-{n}@%h", "--without-gossip"],
+            cwd=ROOT,
+            env=env,
+        )
+        for n in range(count)
+    ]
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=60)
 
 
 def main() -> int:
@@ -100,6 +154,10 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=30, help="concurrent simulated shoppers")
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
     parser.add_argument("--skip-seed", action="store_true")
+    parser.add_argument("--payments", type=int, default=200, help="webhooks: pending Stripe payments to prepare")
+    parser.add_argument("--celery-workers", type=int, default=2, help="webhooks: worker processes on the queue")
+    parser.add_argument("--workers-after", action="store_true", help="webhooks: start the workers after the load")
+    parser.add_argument("--drain-timeout", type=int, default=600, help="webhooks: seconds to wait for the backlog")
     args = parser.parse_args()
     default_database, default_redis = DEFAULT_DATABASES[args.scenario]
     args.database_url = args.database_url or default_database
@@ -120,6 +178,8 @@ def main() -> int:
         "THROTTLE_USER": "1000000/min",
         "DEMO_ADMIN_PASSWORD": os.environ.get("DEMO_ADMIN_PASSWORD", "bench-admin-password"),
     }
+    if args.scenario == "webhooks":
+        env.update(BENCH_STRIPE)
     ensure_database(args.database_url)
     manage = [str(BIN / "python"), "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
@@ -133,7 +193,8 @@ def main() -> int:
     if args.scenario != "browse":
         shoppers = args.shoppers or args.users
         prepare = ["prepare", "--scenario", args.scenario, "--shoppers", str(shoppers), "--out", str(data_file)]
-        subprocess.run([*bench_data, *prepare, "--flash-stock", str(args.flash_stock)], cwd=ROOT, env=env, check=True)
+        prepare += ["--flash-stock", str(args.flash_stock), "--payments", str(args.payments)]
+        subprocess.run([*bench_data, *prepare], cwd=ROOT, env=env, check=True)
         env["BENCH_DATA"] = str(data_file)
         env["BENCH_READ_CART"] = "1" if args.read_cart else "0"
         env["BENCH_OUTCOMES"] = str(outcomes_file)
@@ -155,6 +216,10 @@ def main() -> int:
         cwd=ROOT,
         env=env,
     )
+    workers: list[subprocess.Popen] = []
+    if args.scenario == "webhooks" and not args.workers_after:
+        workers = start_workers(args.celery_workers, env)
+    drain: dict[str, float] = {}
     try:
         wait_for(f"{host}/api/v1/health")
         subprocess.run(
@@ -184,9 +249,20 @@ def main() -> int:
             env=env,
             check=False,
         )
+        if args.scenario == "webhooks":
+            left, done, _ = backlog(bench_data, data_file, env)
+            drain.update(backlog=left, done_during_load=done)
+            if args.workers_after:
+                workers = start_workers(args.celery_workers, env)
+            started = time.monotonic()
+            while left and time.monotonic() - started < args.drain_timeout:
+                time.sleep(0.5)
+                left, _, _ = backlog(bench_data, data_file, env)
+            drain.update(seconds=time.monotonic() - started, left=left)
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
+        stop(workers)
 
     rows = report(prefix)
     print(
@@ -207,6 +283,22 @@ def main() -> int:
             f"Checkouts: {checkouts['requests']} in {args.duration}s "
             f"({checkouts['rps']:.1f}/s), p95 {checkouts['p95']} ms"
         )
+    if args.scenario == "webhooks":
+        outcomes = json.loads(outcomes_file.read_text()) if outcomes_file.exists() else {}
+        accepted = outcomes.get("accepted", 0)
+        hooks = next((row for row in rows if row["name"] == "POST webhooks/stripe"), None)
+        if hooks is not None:
+            print(f"Webhooks accepted: {accepted} in {args.duration}s ({hooks['rps']:.1f}/s), p99 {hooks['p99']} ms")
+        total_done = accepted - drain.get("left", 0)
+        print(
+            f"Backlog when the load stopped: {drain.get('backlog')} (processed during the load: "
+            f"{drain.get('done_during_load')}); {args.celery_workers} worker process(es) "
+            f"{'started after the load' if args.workers_after else 'running throughout'} left "
+            f"{drain.get('left')} after {drain.get('seconds', 0):.1f} s of draining ({total_done} processed in all)"
+        )
+        verify = ["verify-webhooks", "--data", str(data_file), "--expect", str(accepted)]
+        checked = subprocess.run([*bench_data, *verify], cwd=ROOT, env=env, check=False)
+        failed = failed or checked.returncode != 0 or bool(drain.get("left"))
     if args.scenario == "flash-sale":
         outcomes = json.loads(outcomes_file.read_text()) if outcomes_file.exists() else {}
         print(
