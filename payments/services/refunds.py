@@ -33,9 +33,10 @@ Decisions where the issue is silent:
   :func:`refunds_retry_pending` (the periodic task ``payments.tasks.retry_pending_refunds``) sends every refund
   still pending without a provider id after :data:`RETRY_AFTER` again, with the same idempotency key. Its amount
   stays reserved meanwhile, so nobody can refund it twice by asking again.
-* **A refund of money the order never counted as paid** (a late payment flagged by the orders service, or a second
-  payment of the same order): the money goes back and the payment records it, but ``order_record_refund`` refuses
-  (409): that is logged and the order keeps its figures; the flag already tells staff.
+* **A refund of money the order never counted as paid** (a late payment, which the orders service refused and
+  flagged): the money goes back and the payment records it; the order, still unpaid, is left as it is. A refund
+  the order refuses to record (more than it says is left: a second payment of the same order) flags the order
+  for staff. Both as ``payments.services.apply`` does for the provider's refund events.
 * **Full refund of an order** refunds, per captured payment, whatever is not refunded or pending yet; running it
   twice (a retried task) refunds nothing more. A payment whose refund the provider refuses flags the order for
   staff; one whose provider is down stays pending for the sweep. Neither stops the other payments.
