@@ -66,6 +66,11 @@ class DemoCompleteSerializer(serializers.Serializer[Any]):
 
 
 class PaymentSerializer(serializers.ModelSerializer[Payment]):
+    # A plain string in the schema: an enum here would collide with the orders' "status" and "payment_status"
+    # enums in drf-spectacular's component names.
+    status = serializers.CharField(
+        read_only=True, help_text="created, authorized, captured, failed or cancelled (PaymentStatus)."
+    )
     amount = MoneyField()
     client = serializers.JSONField(source="client_data", read_only=True, help_text="What the client needs.")
 
@@ -94,9 +99,7 @@ class PaymentStartView(APIView):
         503: "provider_unavailable: the provider cannot be reached; retry (the same payment is reused).",
     }
 
-    @extend_schema(
-        request=PaymentStartSerializer, responses={201: PaymentSerializer, 200: PaymentSerializer}
-    )
+    @extend_schema(request=PaymentStartSerializer, responses={201: PaymentSerializer, 200: PaymentSerializer})
     def post(self, request: Request, number: str) -> Response:
         user = signed_in(request)
         body = PaymentStartSerializer(data=request.data)
@@ -140,9 +143,9 @@ class DemoCompleteView(APIView):
     }
 
     @extend_schema(request=DemoCompleteSerializer, responses={200: PaymentSerializer})
-    def post(self, request: Request, payment_id: int) -> Response:
+    def post(self, request: Request, pk: int) -> Response:
         user = signed_in(request)
         body = DemoCompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        payment = payment_demo_complete(user=user, payment_id=payment_id, outcome=body.validated_data["outcome"])
+        payment = payment_demo_complete(user=user, payment_id=pk, outcome=body.validated_data["outcome"])
         return Response(payment_payload(payment))

@@ -112,7 +112,7 @@ class DemoGateway:
 
     def start(self, *, payment: "Payment", customer_id: str = "", save_method: bool = False) -> StartedPayment:
         """The demo id is derived from the payment's idempotency key, so a retried start gives the same one."""
-        complete_url = reverse("v1:payment-demo-complete", kwargs={"payment_id": payment.pk})
+        complete_url = reverse("v1:payment-demo-complete", kwargs={"pk": payment.pk})
         client = {"complete_url": complete_url}
         return StartedPayment(provider_order_id=f"demo_{payment.idempotency_key}", client=client)
 
