@@ -14,7 +14,8 @@ is reported with the case as generated); schemathesis phases examples, coverage 
 documented limit) and fuzzing; positive and negative data.
 
 A little data is seeded for every operation (a merchant, a category, products with variants, a live offer, the
-shopper's saved search, a cart line, a saved address and a paid order of the shopper), and positive cases of
+shopper's saved search, a cart line, a saved address, a paid order of the shopper, and an order awaiting payment
+with an open demo payment, and a saved payment method of the shopper), and positive cases of
 operations with a path parameter use a real id, slug or order number, so details, changes and deletes are
 exercised, not only 404s. The order is paid, so the first positive cancel succeeds and the invoice exists; the
 cart line and the address may be gone after the first positive delete (later cases then get the documented 404).
@@ -49,6 +50,8 @@ from accounts.services.tokens import token_pair_issue
 from commerce.catalog.models import SavedSearch
 from commerce.orders.models import Cart, CartLine, OrderStatus
 from config.wsgi import application
+from payments.models import SavedPaymentMethod
+from payments.services.payments import payment_start
 from tests.catalog.factories import CategoryFactory, MerchantFactory, ProductFactory, ProductVariantFactory
 from tests.factories import UserFactory
 from tests.offers.factories import OfferFactory
@@ -108,6 +111,13 @@ def world(frozen):
     line = CartLine.objects.create(cart=cart, variant=mug, quantity=1)
     address = AddressFactory(user=shopper, is_default=True)
     order = order_build(user=shopper, lines=[(kettle, 1), (mug, 2)], status=OrderStatus.PAID, number="ORD-7K3M9Q")
+    # Payments: an order awaiting payment with an open demo payment (to start again or complete), and a saved
+    # card of the shopper (kept by no provider customer, so listing serves it as stored and deleting forgets it).
+    unpaid = order_build(user=shopper, lines=[(mug, 1)], number="ORD-4P8N2W")
+    payment = payment_start(user=shopper, order_number=unpaid.number, provider="demo")
+    method = SavedPaymentMethod.objects.create(
+        user=shopper, provider="demo", provider_method_id="demo_pm_1", method="card", brand="visa", last4="4242"
+    )
     return {
         "ids": {
             "slug": {
@@ -120,12 +130,15 @@ def world(frozen):
                 "/api/v1/me/saved-searches/{id}": saved.pk,
                 "/api/v1/cart/lines/{id}": line.pk,
                 "/api/v1/me/addresses/{id}": address.pk,
+                "/api/v1/me/payment-methods/{id}": method.pk,
             },
+            "payment_id": {"/api/v1/payments/demo/{payment_id}/complete": payment.pk},
             "session_id": {"/api/v1/me/sessions/{session_id}": session.pk},
             "number": {
                 "/api/v1/orders/{number}": order.number,
                 "/api/v1/orders/{number}/cancel": order.number,
                 "/api/v1/orders/{number}/invoice": order.number,
+                "/api/v1/orders/{number}/payments": unpaid.number,
             },
         },
         "token": tokens.access,
