@@ -132,7 +132,7 @@ def world(frozen):
                 "/api/v1/me/addresses/{id}": address.pk,
                 "/api/v1/me/payment-methods/{id}": method.pk,
             },
-            "payment_id": {"/api/v1/payments/demo/{payment_id}/complete": payment.pk},
+            "pk": {"/api/v1/payments/demo/{pk}/complete": payment.pk},
             "session_id": {"/api/v1/me/sessions/{session_id}": session.pk},
             "number": {
                 "/api/v1/orders/{number}": order.number,
