@@ -22,7 +22,9 @@ def on_order_cancelled(sender: Any, *, order_id: int, was_paid: bool = False, **
         return
     from .tasks import refund_cancelled_order
 
-    transaction.on_commit(lambda: refund_cancelled_order.delay(order_id))
+    # robust: a broker that is down must not undo or break the caller's commit; the periodic
+    # ``retry_pending_refunds`` refunds a cancelled paid order whose task was lost.
+    transaction.on_commit(lambda: refund_cancelled_order.delay(order_id), robust=True)
 
 
 def connect() -> None:

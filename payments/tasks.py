@@ -56,9 +56,10 @@ def refund_cancelled_order(order_id: int) -> int:
 
 
 @shared_task(name="payments.tasks.retry_pending_refunds", ignore_result=True)
-def retry_pending_refunds() -> int:
-    """Periodic (beat entry ``payments-retry-refunds``): send refunds the provider never acknowledged again, with
-    their own idempotency keys (``payments.services.refunds.refunds_retry_pending``); returns how many."""
-    from .services.refunds import refunds_retry_pending
+def retry_pending_refunds() -> dict[str, int]:
+    """Periodic (beat entry ``payments-retry-refunds``, every 5 minutes): send refunds the provider never
+    acknowledged again, with their own idempotency keys, and refund the cancelled paid orders whose refund task
+    was lost (``payments.services.refunds``). Safe to overlap with itself."""
+    from .services.refunds import cancelled_orders_refund_due, refunds_retry_pending
 
-    return refunds_retry_pending()
+    return {"refunds_sent": refunds_retry_pending(), "cancelled_orders_refunded": cancelled_orders_refund_due()}

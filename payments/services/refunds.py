@@ -1,7 +1,8 @@
 """Refunds: :func:`refund_create` (one payment, any amount up to what is left), :func:`order_refund_in_full`
 (every captured payment of an order, in full: a cancelled paid order), :func:`refund_settle` (a refund's outcome,
-from our own call or the provider's event) and :func:`refunds_retry_pending` (the sweep of refunds the provider
-never acknowledged).
+from our own call or the provider's event), :func:`refunds_retry_pending` (the sweep of refunds the provider
+never acknowledged) and :func:`cancelled_orders_refund_due` (the sweep of cancelled paid orders whose refund
+task was lost).
 
 How a refund is made (the provider is never called under a row lock):
 
@@ -59,7 +60,7 @@ from accounts.models import User
 from accounts.services.audit import audit_record
 from commerce.core.errors import Conflict, DomainError, InvalidInput, NotFoundError
 from commerce.core.money import MAX_AMOUNT, MoneyError, quantize, to_decimal
-from commerce.orders.models import Order
+from commerce.orders.models import Order, OrderStatus
 from commerce.orders.models import PaymentStatus as OrderPaymentStatus
 from commerce.orders.services.transitions import order_flag, order_lock, order_record_refund
 
@@ -414,3 +415,28 @@ def refunds_retry_pending(*, older_than: timedelta = RETRY_AFTER, limit: int = 1
         if error is not None:
             logger.warning("refund %s retried: %s", refund.pk, error.detail)
     return sent
+
+
+def cancelled_orders_refund_due(*, older_than: timedelta = RETRY_AFTER, limit: int = 100) -> int:
+    """Refund in full the paid orders cancelled more than ``older_than`` ago whose payments have no refund at all:
+    the task the ``order_cancelled`` receiver queued was lost (broker down at commit, a worker gone). Returns how
+    many orders it refunded. Orders with any refund (pending, succeeded, even failed and flagged for staff) are
+    left alone, so a refused refund is not asked again and again.
+    """
+    cutoff = timezone.now() - older_than
+    order_ids = list(
+        Order.objects.filter(
+            status=OrderStatus.CANCELLED,
+            payment_status=OrderPaymentStatus.PAID,
+            cancelled_at__lt=cutoff,
+            payments__captured_amount__gt=0,
+        )
+        .exclude(payments__refunds__isnull=False)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .distinct()[:limit]
+    )
+    for order_id in order_ids:
+        logger.warning("order %s was cancelled after payment and never refunded: refunding it now", order_id)
+        order_refund_in_full(order_id=order_id, reason=CANCELLED_ORDER_REASON)
+    return len(order_ids)

@@ -118,9 +118,47 @@ def test_the_retry_task_sends_pending_refunds_again():
         idempotency_key="rf_lost_answer",
     )
 
-    assert tasks.retry_pending_refunds() == 0
+    assert tasks.retry_pending_refunds() == {"refunds_sent": 0, "cancelled_orders_refunded": 0}
     with time_machine.travel(timezone.now() + timedelta(minutes=11)):
-        assert tasks.retry_pending_refunds() == 1
+        assert tasks.retry_pending_refunds() == {"refunds_sent": 1, "cancelled_orders_refunded": 0}
 
     refund.refresh_from_db()
     assert (refund.status, refund.provider_refund_id) == (RefundStatus.SUCCEEDED, "demo_re_rf_lost_answer")
+
+
+def test_a_cancelled_paid_order_whose_refund_task_was_lost_is_refunded_by_the_sweep(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    def broker_down(order_id):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.refund_cancelled_order, "delay", broker_down)
+    order = paid_order()
+    payment = captured_payment(order)
+    refused = paid_order()  # cancelled too, its refund refused earlier: not asked again
+    refused_payment = captured_payment(refused)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_cancel(order_id=order.pk, reason="Lost task")  # the enqueue fails; the cancellation stands
+        order_cancel(order_id=refused.pk, reason="Refused before")
+    Refund.objects.create(
+        payment=refused_payment,
+        amount=Decimal("998.00"),
+        currency="INR",
+        reason="Refused",
+        status=RefundStatus.FAILED,
+        provider="demo",
+        idempotency_key="rf_refused",
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+
+    assert tasks.retry_pending_refunds() == {"refunds_sent": 0, "cancelled_orders_refunded": 0}  # too recent
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        assert tasks.retry_pending_refunds() == {"refunds_sent": 0, "cancelled_orders_refunded": 1}
+        assert tasks.retry_pending_refunds() == {"refunds_sent": 0, "cancelled_orders_refunded": 0}
+
+    refund = Refund.objects.get(payment=payment)
+    assert (refund.amount, refund.status) == (Decimal("998.00"), RefundStatus.SUCCEEDED)
+    order.refresh_from_db()
+    assert order.payment_status == PaymentStatus.REFUNDED
+    assert Refund.objects.filter(payment=refused_payment).count() == 1
