@@ -13,6 +13,7 @@ from django.db import connections
 from commerce.orders.models import OrderStatus, PaymentStatus
 from commerce.orders.services.transitions import order_cancel
 from config.celery import app
+from payments import tasks
 from payments.models import Refund, RefundStatus
 
 from .test_refunds import captured_payment, paid_order
@@ -25,7 +26,8 @@ def _close_worker_connections(**kwargs):
 
 def test_the_refund_task_is_routed_to_the_webhooks_queue():
     router = app.amqp.router
-    for name in ("payments.tasks.refund_cancelled_order", "payments.tasks.retry_pending_refunds"):
+    for task in (tasks.refund_cancelled_order, tasks.retry_pending_refunds):
+        name = task.name
         assert name in app.tasks
         assert router.route({}, name)["queue"].name == "webhooks"
 
