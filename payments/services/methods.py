@@ -13,8 +13,9 @@ Decisions:
 * **Reading** (:func:`payment_methods_list`) serves the stored rows and refreshes them from the providers at most
   once per :data:`REFRESH_SECONDS` per shopper and provider (a cache marker taken with ``cache.add``, so parallel
   reads refresh once), not on every ``GET``: listing is on the checkout page and must not cost a provider round
-  trip each time. A refresh adds the methods the provider has (saved during a payment), updates what changed
-  (a new expiry) and removes what the provider no longer has (expired or removed elsewhere). A provider that is
+  trip each time. A payment of the shopper at that provider authorised or captured since the last refresh (the
+  moment a method is saved) makes the next read refresh at once, so a card saved while paying shows up. A refresh
+  adds the methods the provider has (saved during a payment), updates what changed (a new expiry) and removes what the provider no longer has (expired or removed elsewhere). A provider that is
   down, refuses or is slow only logs: the stored rows are served, so a read never fails because of a provider.
   :func:`payment_methods_refresh` forces a refresh (after a payment that saved a method).
 * **Which providers**: only the enabled ones (``enabled_providers()``). Rows of a provider whose keys were removed
@@ -31,19 +32,21 @@ Decisions:
 """
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from commerce.core.errors import DomainError, NotFoundError
 
 from ..gateways.base import Gateway, MethodInfo, ProviderRefused
 from ..gateways.registry import enabled_providers, gateway_for
-from ..models import PaymentMethodType, ProviderCustomer, SavedPaymentMethod
+from ..models import Payment, PaymentMethodType, PaymentStatus, ProviderCustomer, SavedPaymentMethod
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,25 @@ _METHOD_TYPES = frozenset(PaymentMethodType.values)
 
 def _refresh_key(user_id: int, provider: str) -> str:
     return f"payments:methods:refreshed:{provider}:{user_id}"
+
+
+def _refresh_due(user: User, provider: str) -> bool:
+    """Whether a read should refresh ``user``'s methods at ``provider`` now, claiming the refresh if so: never
+    refreshed within :data:`REFRESH_SECONDS` (claimed with ``cache.add``: one of parallel reads wins), or a payment
+    at that provider authorised or captured since the last refresh."""
+    key, now = _refresh_key(user.pk, provider), timezone.now()
+    refreshed_at = cache.get(key)
+    if not isinstance(refreshed_at, float):
+        return bool(cache.add(key, now.timestamp(), REFRESH_SECONDS))
+    paid_since = Payment.objects.filter(
+        user=user,
+        provider=provider,
+        status__in=(PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED),
+        updated_at__gt=datetime.fromtimestamp(refreshed_at, tz=UTC),
+    ).exists()
+    if paid_since:
+        cache.set(key, now.timestamp(), REFRESH_SECONDS)
+    return paid_since
 
 
 def _not_found() -> NotFoundError:
@@ -157,7 +179,7 @@ def payment_methods_refresh(*, user: User, provider: str) -> bool:
         return False
     refreshed = _refresh(user=user, provider=provider, customer_id=customer_id)
     if refreshed:
-        cache.set(_refresh_key(user.pk, provider), 1, REFRESH_SECONDS)
+        cache.set(_refresh_key(user.pk, provider), timezone.now().timestamp(), REFRESH_SECONDS)
     return refreshed
 
 
@@ -166,7 +188,7 @@ def payment_methods_list(*, user: User) -> QuerySet[SavedPaymentMethod]:
     refresh is older than :data:`REFRESH_SECONDS` (a provider failure serves the stored rows)."""
     customers = _customers(user)
     for provider, customer_id in sorted(customers.items()):
-        if cache.add(_refresh_key(user.pk, provider), 1, REFRESH_SECONDS):
+        if _refresh_due(user, provider):
             _refresh(user=user, provider=provider, customer_id=customer_id)
     return SavedPaymentMethod.objects.filter(user=user, provider__in=enabled_providers()).order_by("-created_at", "-id")
 

@@ -392,3 +392,25 @@ def test_another_shoppers_stripe_method_is_404_without_calling_stripe(fake_strip
     assert response.status_code == 404
     assert fake_stripe.sent == []
     assert SavedPaymentMethod.objects.filter(pk=visa.pk).exists()
+
+
+def test_a_payment_captured_since_the_last_refresh_makes_the_next_read_refresh_at_once(
+    fake_stripe, customer, shopper, frozen, tshirt, make_payment
+):
+    from tests.orders.factories import order_build
+
+    fake_stripe.routes[("GET", "/v1/customers/cus_Asha/payment_methods")] = method_list("cus_Asha")
+    assert list(payment_methods_list(user=shopper)) == []
+    # The shopper pays and saves the card (setup_future_usage): Stripe now lists it.
+    frozen.shift(timedelta(seconds=30))
+    order = order_build(user=shopper, lines=[(tshirt, 1)])
+    make_payment(order, provider="stripe", status="captured", captured_amount=order.total)
+    fake_stripe.routes[("GET", "/v1/customers/cus_Asha/payment_methods")] = method_list("cus_Asha", card("pm_Saved"))
+    frozen.shift(timedelta(seconds=1))
+
+    listed = list(payment_methods_list(user=shopper))
+    again = list(payment_methods_list(user=shopper))
+
+    assert [row.provider_method_id for row in listed] == ["pm_Saved"]
+    assert [row.provider_method_id for row in again] == ["pm_Saved"]
+    assert len(fake_stripe.sent) == 2
