@@ -12,12 +12,13 @@ Decisions:
   customer stays empty at the provider, harmless).
 * **Reading** (:func:`payment_methods_list`) serves the stored rows and refreshes them from the providers at most
   once per :data:`REFRESH_SECONDS` per shopper and provider (a cache marker taken with ``cache.add``, so parallel
-  reads refresh once), not on every ``GET``: listing is on the checkout page and must not cost a provider round
-  trip each time. A payment of the shopper at that provider authorised or captured since the last refresh (the
-  moment a method is saved) makes the next read refresh at once, so a card saved while paying shows up. A refresh
-  adds the methods the provider has (saved during a payment), updates what changed (a new expiry) and removes what the provider no longer has (expired or removed elsewhere). A provider that is
-  down, refuses or is slow only logs: the stored rows are served, so a read never fails because of a provider.
-  :func:`payment_methods_refresh` forces a refresh (after a payment that saved a method).
+  reads refresh once), not on every ``GET``: listing is on the checkout page and must not cost a provider round trip
+  each time. A payment of the shopper at that provider authorised or captured since the last refresh (the moment a
+  method is saved) makes the next read refresh at once, so a card saved while paying shows up. A refresh adds the
+  methods the provider has (saved during a payment), updates what changed (a new expiry) and removes what the
+  provider no longer has (expired or removed elsewhere). A provider that is down, refuses or is slow only logs: the
+  stored rows are served, so a read never fails because of a provider. :func:`payment_methods_refresh` forces a
+  refresh (after a payment that saved a method).
 * **Which providers**: only the enabled ones (``enabled_providers()``). Rows of a provider whose keys were removed
   are kept (they come back with the keys) but neither listed nor deletable (404), as they cannot be used.
 * **Deleting** (:func:`payment_method_delete`): another user's or an unknown method is 404. The method is
