@@ -821,3 +821,102 @@ def test_the_webhook_headers_are_published_for_the_inbox():
     assert RazorpayGateway.webhook_headers == ("X-Razorpay-Signature", "X-Razorpay-Event-Id")
     assert isinstance(adapter_module.TRANSPORT, FakeRazorpay)
     assert json.loads(webhook_body("order.paid", order=order_entity()))["contains"] == ["order"]
+
+
+# --- end to end through the API and the services (the adapter behind them, HTTP faked) ----------------------
+
+
+def deliver(api_client, body, headers):
+    return api_client.post(
+        "/api/v1/webhooks/razorpay",
+        data=body,
+        content_type="application/json",
+        HTTP_X_RAZORPAY_SIGNATURE=headers["X-Razorpay-Signature"],
+        HTTP_X_RAZORPAY_EVENT_ID=headers["X-Razorpay-Event-Id"],
+    )
+
+
+@pytest.mark.django_db
+def test_a_shopper_pays_by_upi_and_is_refunded_through_razorpay_end_to_end(
+    fake, shopper_client, api_client, pending_order, django_capture_on_commit_callbacks
+):
+    from commerce.orders.models import PaymentStatus as OrderPaymentStatus
+    from payments.models import WebhookEvent
+    from payments.services.refunds import refund_create
+
+    started = shopper_client.post(
+        f"/api/v1/orders/{pending_order.number}/payments", {"provider": "razorpay"}, format="json"
+    )
+    assert started.status_code == 201, started.json()
+    client = started.json()["client"]
+    (create,) = fake.posted("/v1/orders")
+    assert create.json["amount"] == 99800
+    assert create.json["receipt"] == pending_order.number
+    assert (client["key_id"], client["amount_minor"]) == (KEY_ID, 99800)
+
+    paid = fake.pay(client["order_id"], method="upi", vpa="asha.rao@okhdfc")
+    with django_capture_on_commit_callbacks(execute=True):
+        verified = shopper_client.post(
+            "/api/v1/payments/razorpay/verify", confirmation(client["order_id"], paid["id"]), format="json"
+        )
+    assert verified.status_code == 200, verified.json()
+    payment = Payment.objects.get(provider="razorpay", provider_order_id=client["order_id"])
+    assert (payment.status, payment.captured_amount, payment.method, payment.vpa_handle) == (
+        "captured",
+        Decimal("998.00"),
+        "upi",
+        "okhdfc",
+    )
+    pending_order.refresh_from_db()
+    assert pending_order.payment_status == OrderPaymentStatus.PAID
+
+    body, headers = signed_webhook("payment.captured", event_id="evt_e2e_captured", payment=paid)
+    for _ in range(3):  # Razorpay redelivers: stored once, applied once
+        with django_capture_on_commit_callbacks(execute=True):
+            assert deliver(api_client, body, headers).status_code == 200
+    assert list(WebhookEvent.objects.values_list("event_id", "status")) == [("evt_e2e_captured", "processed")]
+    payment.refresh_from_db()
+    assert payment.captured_amount == Decimal("998.00")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = refund_create(payment_id=payment.pk, amount=Decimal("100.00"), reason="One T-shirt returned")
+    sent = fake.posted(f"/v1/payments/{paid['id']}/refund")
+    assert [(call.json["amount"], call.json["notes"]["refund_key"]) for call in sent] == [
+        (10000, refund.idempotency_key)
+    ]
+    rfnd = fake.refunds[next(iter(fake.refunds))]
+    body, headers = signed_webhook(
+        "refund.processed", event_id="evt_e2e_refund", refund=rfnd, payment=fake.payments[paid["id"]]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(api_client, body, headers).status_code == 200
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    pending_order.refresh_from_db()
+    assert (refund.status, refund.provider_refund_id) == ("succeeded", rfnd["id"])
+    assert payment.refunded_amount == Decimal("100.00")
+    assert pending_order.payment_status == OrderPaymentStatus.PARTIALLY_REFUNDED
+
+
+@pytest.mark.django_db
+def test_a_forged_checkout_confirmation_is_400_signature_invalid_through_the_api(fake, shopper_client, pending_order):
+    started = shopper_client.post(
+        f"/api/v1/orders/{pending_order.number}/payments", {"provider": "razorpay"}, format="json"
+    )
+    order_id = started.json()["client"]["order_id"]
+    paid = fake.pay(order_id)
+    forged = confirmation(order_id, paid["id"], secret="guessed")
+    response = shopper_client.post("/api/v1/payments/razorpay/verify", forged, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "signature_invalid"
+    assert Payment.objects.get(provider_order_id=order_id).status == "created"
+
+
+@pytest.mark.django_db
+def test_a_tampered_razorpay_webhook_is_400_through_the_api_and_stores_nothing(fake, api_client):
+    from payments.models import WebhookEvent
+
+    body, headers = signed_webhook("payment.captured", event_id="evt_tampered", payment=payment_entity())
+    response = deliver(api_client, tampered(body), headers)
+    assert (response.status_code, response.json()["code"]) == (400, "signature_invalid")
+    assert WebhookEvent.objects.count() == 0
