@@ -32,11 +32,13 @@ staff to decide (the shopper removes a method in the app).
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action as unfold_action
 from unfold.decorators import display
 
 from accounts.models import User
@@ -119,6 +121,7 @@ class PaymentAdmin(_ReadOnly, ModelAdmin):
     show_full_result_count = False
     inlines = [RefundInline]
     actions = ["refund_payment"]
+    actions_detail = ["refund_this_payment"]
     fields = [
         "order_link",
         "provider",
@@ -138,7 +141,7 @@ class PaymentAdmin(_ReadOnly, ModelAdmin):
     ]
     readonly_fields = fields
 
-    def has_refund_permission(self, request) -> bool:
+    def has_refund_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("payments.add_refund")
 
     # --- cells and fields ---------------------------------------------------------------------------------
@@ -187,15 +190,10 @@ class PaymentAdmin(_ReadOnly, ModelAdmin):
     def refundable_text(self, obj: Payment) -> str:
         return money_text(refundable_amount(payment=obj), obj.currency)
 
-    # --- the refund action --------------------------------------------------------------------------------
+    # --- refunding: the list's action and the payment page's button ---------------------------------------
 
-    @admin.action(description="Refund (amount and reason)…", permissions=["refund"])
-    def refund_payment(self, request: HttpRequest, queryset: QuerySet[Payment]):
-        payments = list(queryset.select_related("order").order_by("pk")[:2])
-        if len(payments) != 1:
-            self.message_user(request, "Refund one payment at a time: each has its own amount.", messages.WARNING)
-            return None
-        payment = payments[0]
+    def _refund(self, request: HttpRequest, payment: Payment, *, action: str, back_url: str) -> TemplateResponse | None:
+        """The form page until the input is valid, then ``refund_create`` and a message (``None``)."""
         form = RefundForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
             context = {
@@ -211,8 +209,9 @@ class PaymentAdmin(_ReadOnly, ModelAdmin):
                     ("Refunded", money_text(payment.refunded_amount, payment.currency)),
                     ("Left to refund", money_text(refundable_amount(payment=payment), payment.currency)),
                 ],
-                "action": "refund_payment",
+                "action": action,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "back_url": back_url,
             }
             return TemplateResponse(request, "admin/payments/payment/refund_form.html", context)
         try:
@@ -235,6 +234,26 @@ class PaymentAdmin(_ReadOnly, ModelAdmin):
                 messages.INFO,
             )
         return None
+
+    @admin.action(description="Refund (amount and reason)…", permissions=["refund"])
+    def refund_payment(self, request: HttpRequest, queryset: QuerySet[Payment]):
+        payments = list(queryset.select_related("order").order_by("pk")[:2])
+        if len(payments) != 1:
+            self.message_user(request, "Refund one payment at a time: each has its own amount.", messages.WARNING)
+            return None
+        return self._refund(
+            request, payments[0], action="refund_payment", back_url=reverse("admin:payments_payment_changelist")
+        )
+
+    @unfold_action(description="Refund…", url_path="refund", permissions=["refund"], icon="currency_exchange")
+    def refund_this_payment(self, request: HttpRequest, object_id: str):
+        """The payment page's "Refund…" button: the same form and service; back to the page afterwards."""
+        payment = self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
+        if payment is None:
+            raise Http404("No such payment.")
+        page = reverse("admin:payments_payment_change", args=[payment.pk])
+        response = self._refund(request, payment, action="", back_url=page)
+        return response if response is not None else redirect(page)
 
 
 @admin.register(Refund)

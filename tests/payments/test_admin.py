@@ -321,3 +321,51 @@ def test_support_cannot_reprocess(client, admin_login, payment):
 
     event.refresh_from_db()
     assert event.status == WebhookStatus.FAILED
+
+
+# --- the payment page's "Refund…" button -------------------------------------------------------------------------
+
+
+def test_the_payment_page_has_a_refund_button_for_finance_only(client, admin_login, payment):
+    page = f"{PAYMENTS}{payment.pk}/change/"
+    button = f"{PAYMENTS}{payment.pk}/refund/"
+    admin_login(staff(FINANCE))
+    assert button in client.get(page).content.decode()
+
+    admin_login(staff(SUPPORT))
+    assert button not in client.get(page).content.decode()
+    assert client.get(button).status_code == 403
+    assert client.post(button, {"apply": "yes", "amount": "5.00", "reason": "Support tries"}).status_code == 403
+    assert Refund.objects.count() == 0
+
+
+def test_finance_refunds_from_the_payment_page_and_returns_to_it(client, admin_login, payment):
+    user = staff(FINANCE)
+    admin_login(user)
+    button = f"{PAYMENTS}{payment.pk}/refund/"
+
+    form = client.get(button)
+    assert form.status_code == 200
+    html = form.content.decode()
+    assert 'name="amount"' in html and 'name="_selected_action"' not in html
+    assert f'href="{PAYMENTS}{payment.pk}/change/"' in html
+
+    done = client.post(button, {"apply": "yes", "amount": "998.00", "reason": "Never delivered"}, follow=True)
+
+    assert done.redirect_chain == [(f"{PAYMENTS}{payment.pk}/change/", 302)]
+    assert page_messages(done) == [f"Refunded 998.00 INR of payment {payment.pk}."]
+    refund = Refund.objects.get()
+    assert (refund.amount, refund.requested_by, refund.status) == (Decimal("998.00"), user, RefundStatus.SUCCEEDED)
+    payment.order.refresh_from_db()
+    assert payment.order.payment_status == OrderPaymentStatus.REFUNDED
+
+    again = client.post(button, {"apply": "yes", "amount": "1.00", "reason": "Once more"}, follow=True)
+    assert page_messages(again) == [
+        f"Payment {payment.pk}: At most 0.00 INR of payment {payment.pk} can still be refunded."
+    ]
+
+
+def test_the_refund_button_of_an_unknown_payment_is_404(client, admin_login):
+    admin_login(staff(FINANCE))
+
+    assert client.get(f"{PAYMENTS}999999/refund/").status_code == 404
