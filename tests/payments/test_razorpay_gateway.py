@@ -838,7 +838,7 @@ def deliver(api_client, body, headers):
 
 @pytest.mark.django_db
 def test_a_shopper_pays_by_upi_and_is_refunded_through_razorpay_end_to_end(
-    fake, shopper_client, api_client, pending_order, django_capture_on_commit_callbacks
+    fake, shopper_client, api_client, pending_order, django_capture_on_commit_callbacks, eager_celery
 ):
     from commerce.orders.models import PaymentStatus as OrderPaymentStatus
     from payments.models import WebhookEvent
