@@ -192,27 +192,36 @@ def _exceeds(payment: Payment, left: Decimal) -> Conflict:
     )
 
 
+def _unavailable(refund: Refund, error: str) -> tuple[Refund, DomainError]:
+    """Note why the provider's answer is missing on the still pending refund; the 503 to report."""
+    Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
+        last_error=f"Provider unavailable: {error}"[:MAX_ERROR_LENGTH], updated_at=timezone.now()
+    )
+    refund.refresh_from_db()
+    return refund, ProviderUnavailable(
+        f"{refund.provider} could not be reached: the refund of {refund.amount} {refund.currency} stays pending "
+        "and is sent again automatically.",
+        extra={"refund_id": refund.pk},
+    )
+
+
 def _send(*, gateway: Gateway, refund_id: int) -> tuple[Refund, DomainError | None]:
     """Call the provider for the pending refund (no lock held), then record its answer with :func:`refund_settle`.
 
     Returns the refund and the error to report: ``ProviderRefused`` (recorded as failed) or ``ProviderUnavailable``
-    (still pending, the error noted); ``None`` when it succeeded or is pending at the provider."""
+    (still pending, the error noted; also for an unexpected error of the adapter, whose outcome is unknown: the
+    idempotency key makes sending it again safe); ``None`` when it succeeded or is pending at the provider."""
     refund = Refund.objects.select_related("payment", "payment__order").get(pk=refund_id)
     try:
         result = gateway.refund(payment=refund.payment, refund=refund)
     except ProviderUnavailable as exc:
         logger.warning("refund %s: provider %s unavailable: %s", refund.pk, refund.provider, exc.detail)
-        Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
-            last_error=f"Provider unavailable: {exc.detail}"[:MAX_ERROR_LENGTH], updated_at=timezone.now()
-        )
-        refund.refresh_from_db()
-        return refund, ProviderUnavailable(
-            f"{refund.provider} could not be reached: the refund of {refund.amount} {refund.currency} stays pending "
-            "and is sent again automatically.",
-            extra={"refund_id": refund.pk},
-        )
+        return _unavailable(refund, exc.detail)
     except ProviderRefused as exc:
         result = RefundResult(provider_refund_id="", succeeded=False, error=exc.detail)
+    except Exception as exc:  # an adapter's unmapped error: the outcome is unknown, so the refund stays pending
+        logger.exception("refund %s: unexpected error from %s", refund.pk, refund.provider)
+        return _unavailable(refund, f"{type(exc).__name__}: {exc}")
     if result.pending and not result.succeeded:
         refund = refund_settle(refund_id=refund.pk, outcome="pending", provider_refund_id=result.provider_refund_id)
         return refund, None

@@ -477,3 +477,21 @@ def test_a_full_refund_of_an_unknown_order_is_404_and_needs_a_reason(fake_gatewa
     assert error_of(lambda: order_refund_in_full(order_id=order.pk, reason=" ")).fields == {
         "reason": ["This field is required."]
     }
+
+
+def test_an_unexpected_adapter_error_leaves_the_refund_pending_as_a_503(monkeypatch):
+    class Broken(FakeGateway):
+        def refund(self, *, payment, refund):
+            raise KeyError("amount_refunded")
+
+    monkeypatch.setattr(refunds, "gateway_for", lambda provider: Broken())
+    payment = captured_payment(paid_order())
+
+    error = error_of(lambda: refund_create(payment_id=payment.pk, amount="10.00", reason="Try"))
+
+    assert (error.status, error.code) == (503, "provider_unavailable")
+    refund = Refund.objects.get()
+    assert (refund.status, refund.last_error) == (
+        RefundStatus.PENDING,
+        "Provider unavailable: KeyError: 'amount_refunded'",
+    )
