@@ -4,9 +4,9 @@ what the client gets; a provider that cannot be reached is a fast 503 and the re
 
 import pytest
 
-from payments.models import Payment, PaymentStatus
+from payments.models import Payment, PaymentStatus, ProviderCustomer
 from tests.payments.razorpay_fakes import KEY_ID
-from tests.payments.stripe_fakes import PUBLISHABLE_KEY, payment_intent
+from tests.payments.stripe_fakes import PUBLISHABLE_KEY, customer, payment_intent
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +120,21 @@ def test_one_order_can_have_an_open_payment_per_provider(shopper_client, pending
 
     assert (demo.status_code, razorpay.status_code) == (201, 201)
     assert sorted(Payment.objects.values_list("provider", flat=True)) == ["demo", "razorpay"]
+
+
+def test_save_method_with_stripe_makes_the_shoppers_customer_and_asks_stripe_to_keep_the_method(
+    shopper, shopper_client, pending_order, stripe_http
+):
+    stripe_http.answer("POST", "/v1/customers", customer(id="cus_NffrFeUfNV2Hib", email=shopper.email))
+    stripe_http.answer("POST", "/v1/payment_intents", payment_intent(id=INTENT_ID, amount=99800))
+
+    response = shopper_client.post(
+        url(pending_order.number), {"provider": "stripe", "save_method": True}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert ProviderCustomer.objects.get(user=shopper, provider="stripe").customer_id == "cus_NffrFeUfNV2Hib"
+    intent = stripe_http.sent("POST", "/v1/payment_intents")[0].form
+    assert intent["customer"] == "cus_NffrFeUfNV2Hib"
+    assert intent["setup_future_usage"] == "off_session"
+    assert stripe_http.sent("POST", "/v1/customers")[0].form["email"] == shopper.email
