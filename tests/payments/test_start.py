@@ -271,3 +271,24 @@ def test_the_start_endpoint_has_a_fixed_query_budget(shopper_client, pending_ord
         reused = shopper_client.post(url(pending_order.number), {"provider": "demo"}, format="json")
 
     assert (created.status_code, reused.status_code) == (201, 200)
+
+
+def test_the_unique_index_is_the_last_guard_against_a_second_open_payment(
+    shopper, pending_order, make_payment, monkeypatch
+):
+    from payments.services import payments as service
+
+    existing = make_payment(pending_order, provider="demo")
+    original = service._open_payment
+    calls = []
+
+    def miss_once(**kwargs):
+        calls.append(1)
+        return None if len(calls) == 1 else original(**kwargs)
+
+    monkeypatch.setattr(service, "_open_payment", miss_once)
+
+    payment, created = payment_open(user=shopper, order_number=pending_order.number, provider="demo")
+
+    assert (payment.pk, created) == (existing.pk, False)
+    assert Payment.objects.count() == 1
