@@ -12,7 +12,7 @@ from commerce.core.errors import DomainError
 from commerce.orders.models import PaymentStatus
 from payments.models import Payment, Refund, RefundStatus
 from payments.services.refunds import refund_create, refunds_retry_pending
-from tests.payments import stripe_fakes
+from tests.payments import razorpay_fakes, stripe_fakes
 
 from .test_refunds import captured_payment, paid_order
 
@@ -108,3 +108,54 @@ def test_a_stripe_refund_still_pending_keeps_its_id_for_the_webhook(stripe_http)
     assert (refund.status, refund.provider_refund_id) == (RefundStatus.PENDING, "re_pending")
     payment.refresh_from_db()
     assert payment.refunded_amount == Decimal("0.00")
+
+
+# --- Razorpay ----------------------------------------------------------------------------------------------------
+
+
+def razorpay_payment(fake) -> Payment:
+    order = paid_order()  # 998.00 INR
+    fake.orders["order_Refunds0001"] = razorpay_fakes.order_entity(
+        order_id="order_Refunds0001", amount=99800, receipt=order.number
+    )
+    paid = fake.pay("order_Refunds0001")
+    payment = captured_payment(order, provider="razorpay")
+    Payment.objects.filter(pk=payment.pk).update(provider_order_id="order_Refunds0001", provider_payment_id=paid["id"])
+    payment.refresh_from_db()
+    return payment
+
+
+def test_a_razorpay_refund_sends_paise_and_the_refunds_key_in_its_notes(razorpay_fake):
+    payment = razorpay_payment(razorpay_fake)
+
+    refund = refund_create(payment_id=payment.pk, amount=Decimal("299.50"), reason="One item returned")
+
+    [sent] = razorpay_fake.posted(f"/v1/payments/{payment.provider_payment_id}/refund")
+    assert sent.json["amount"] == 29950
+    assert sent.json["notes"]["refund_key"] == refund.idempotency_key
+    assert refund.status == RefundStatus.SUCCEEDED
+    assert refund.provider_refund_id in razorpay_fake.refunds
+    payment.order.refresh_from_db()
+    assert (payment.order.refunded_amount, payment.order.payment_status) == (
+        Decimal("299.50"),
+        PaymentStatus.PARTIALLY_REFUNDED,
+    )
+
+
+def test_razorpay_unreachable_then_the_retry_refunds_once(razorpay_fake):
+    payment = razorpay_payment(razorpay_fake)
+    razorpay_fake.fail_next("connection")
+
+    with pytest.raises(DomainError) as caught:
+        refund_create(payment_id=payment.pk, amount=Decimal("998.00"), reason="Cancelled")
+
+    assert caught.value.status == 503
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        assert refunds_retry_pending() == 1
+        assert refunds_retry_pending() == 0
+
+    refund = Refund.objects.get()
+    assert refund.status == RefundStatus.SUCCEEDED
+    assert len(razorpay_fake.refunds) == 1
+    payment.order.refresh_from_db()
+    assert payment.order.payment_status == PaymentStatus.REFUNDED
