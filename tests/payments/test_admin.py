@@ -369,3 +369,26 @@ def test_the_refund_button_of_an_unknown_payment_is_404(client, admin_login):
     admin_login(staff(FINANCE))
 
     assert client.get(f"{PAYMENTS}999999/refund/").status_code == 404
+
+
+def test_reprocessing_a_received_event_processes_it_once_more(client, admin_login):
+    order = paid_order(status="pending_payment")
+    payment = Payment.objects.create(
+        order=order,
+        user=order.user,
+        provider="demo",
+        amount=order.total,
+        currency="INR",
+        provider_order_id="demo_received",
+        idempotency_key=uuid.uuid4().hex,
+    )
+    waiting = demo_webhook(payment, status=WebhookStatus.RECEIVED)
+    admin_login(staff(ADMIN))
+
+    done = run_action(client, WEBHOOKS, "reprocess", [waiting.pk])
+
+    assert page_messages(done) == [f"Reprocessed {waiting.event_id}: processed."]
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.attempts) == (WebhookStatus.PROCESSED, 1)
+    order.refresh_from_db()
+    assert order.payment_status == OrderPaymentStatus.PAID
