@@ -11,14 +11,14 @@ Decisions:
   customer at the provider, the unique constraint keeps one row and the loser answers the winner's id (the other
   customer stays empty at the provider, harmless).
 * **Reading** (:func:`payment_methods_list`) serves the stored rows and refreshes them from the providers at most
-  once per :data:`REFRESH_SECONDS` per shopper and provider (a cache marker taken with ``cache.add``, so parallel
-  reads refresh once), not on every ``GET``: listing is on the checkout page and must not cost a provider round trip
-  each time. A payment of the shopper at that provider authorised or captured since the last refresh (the moment a
-  method is saved) makes the next read refresh at once, so a card saved while paying shows up. A refresh adds the
-  methods the provider has (saved during a payment), updates what changed (a new expiry) and removes what the
-  provider no longer has (expired or removed elsewhere). A provider that is down, refuses or is slow only logs: the
-  stored rows are served, so a read never fails because of a provider. :func:`payment_methods_refresh` forces a
-  refresh (after a payment that saved a method).
+  once per :data:`REFRESH_SECONDS` per shopper and provider (the time of the last refresh is kept in the cache and a
+  refresh claimed with ``cache.add``, so parallel reads refresh once), not on every ``GET``: listing is on the
+  checkout page and must not cost a provider round trip each time. A payment of the shopper at that provider
+  authorised or captured since the last refresh (the moment a method is saved) makes the next read refresh at once,
+  so a card saved while paying shows up. A refresh adds the methods the provider has (saved during a payment),
+  updates what changed (a new expiry) and removes what the provider no longer has (expired or removed elsewhere). A
+  provider that is down, refuses or is slow only logs: the stored rows are served, so a read never fails because of
+  a provider. :func:`payment_methods_refresh` forces a refresh (after a payment that saved a method).
 * **Which providers**: only the enabled ones (``enabled_providers()``). Rows of a provider whose keys were removed
   are kept (they come back with the keys) but neither listed nor deletable (404), as they cannot be used.
 * **Deleting** (:func:`payment_method_delete`): another user's or an unknown method is 404. The method is
@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 #: How long stored methods are served before a read refreshes them from the provider (seconds).
 REFRESH_SECONDS = int(getattr(settings, "PAYMENT_METHODS_REFRESH_SECONDS", 300))
+#: How long the cache keeps the time of a shopper's last refresh (past it, the next read refreshes).
+MARKER_SECONDS = 24 * 3600
 _FIELDS = ("method", "brand", "last4", "exp_month", "exp_year", "vpa_handle")
 _METHOD_TYPES = frozenset(PaymentMethodType.values)
 
@@ -62,22 +64,26 @@ def _refresh_key(user_id: int, provider: str) -> str:
 
 
 def _refresh_due(user: User, provider: str) -> bool:
-    """Whether a read should refresh ``user``'s methods at ``provider`` now, claiming the refresh if so: never
-    refreshed within :data:`REFRESH_SECONDS` (claimed with ``cache.add``: one of parallel reads wins), or a payment
-    at that provider authorised or captured since the last refresh."""
+    """Whether a read should refresh ``user``'s methods at ``provider`` now, claiming the refresh if so: the last
+    refresh is older than :data:`REFRESH_SECONDS` (or unknown), or a payment at that provider was authorised or
+    captured since. The cache holds the time of the last refresh (compared with the clock, not left to the cache's
+    expiry); ``cache.add`` claims a refresh, so of parallel reads one refreshes."""
     key, now = _refresh_key(user.pk, provider), timezone.now()
     refreshed_at = cache.get(key)
     if not isinstance(refreshed_at, float):
-        return bool(cache.add(key, now.timestamp(), REFRESH_SECONDS))
-    paid_since = Payment.objects.filter(
-        user=user,
-        provider=provider,
-        status__in=(PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED),
-        updated_at__gt=datetime.fromtimestamp(refreshed_at, tz=UTC),
-    ).exists()
-    if paid_since:
-        cache.set(key, now.timestamp(), REFRESH_SECONDS)
-    return paid_since
+        return bool(cache.add(key, now.timestamp(), MARKER_SECONDS))
+    due = now.timestamp() - refreshed_at >= REFRESH_SECONDS or (
+        Payment.objects.filter(
+            user=user,
+            provider=provider,
+            status__in=(PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED),
+            updated_at__gt=datetime.fromtimestamp(refreshed_at, tz=UTC),
+        ).exists()
+    )
+    if not due or not cache.add(f"{key}:{refreshed_at}", 1, MARKER_SECONDS):
+        return False
+    cache.set(key, now.timestamp(), MARKER_SECONDS)
+    return True
 
 
 def _not_found() -> NotFoundError:
@@ -180,7 +186,7 @@ def payment_methods_refresh(*, user: User, provider: str) -> bool:
         return False
     refreshed = _refresh(user=user, provider=provider, customer_id=customer_id)
     if refreshed:
-        cache.set(_refresh_key(user.pk, provider), timezone.now().timestamp(), REFRESH_SECONDS)
+        cache.set(_refresh_key(user.pk, provider), timezone.now().timestamp(), MARKER_SECONDS)
     return refreshed
 
 
