@@ -13,20 +13,23 @@ import pytest
 from rest_framework.test import APIClient
 
 from commerce.orders.models import OrderEvent, OrderEventType, OrderStatus
+from payments.gateways import stripe as stripe_adapter
 from payments.models import (
     Payment,
     PaymentStatus,
     ProviderCustomer,
+    SavedPaymentMethod,
     WebhookEvent,
     WebhookStatus,
 )
 from payments.services import webhooks
-from payments.services.methods import provider_customer_for
+from payments.services.methods import payment_method_delete, payment_methods_refresh, provider_customer_for
 from payments.services.payments import payment_start
 from tests.factories import UserFactory
 from tests.orders.test_concurrency import error_codes, run_together
 from tests.payments import stripe_fakes
 from tests.payments.conftest import FAKE_KEYS
+from tests.payments.test_methods_stripe import FakeStripe, card, method_list
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -147,3 +150,59 @@ def test_two_events_reporting_one_capture_processed_at_once_capture_it_once(
     pending_order.refresh_from_db()
     assert pending_order.status == OrderStatus.PAID
     assert paid_events(pending_order) == 1
+
+
+# --- saved methods ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stripe_methods(monkeypatch, payment_keys, shopper):
+    """The shopper's Stripe customer, and Stripe (faked at the transport) listing two saved cards of it."""
+    fake = FakeStripe()
+    monkeypatch.setattr(stripe_adapter, "HTTP_CLIENT", fake)
+    ProviderCustomer.objects.create(user=shopper, provider="stripe", customer_id="cus_Asha")
+    fake.routes[("GET", "/v1/customers/cus_Asha/payment_methods")] = method_list(
+        "cus_Asha", card("pm_Visa"), card("pm_Amex", brand="amex", last4="0005")
+    )
+    return fake
+
+
+def test_concurrent_refreshes_of_one_shoppers_methods_store_each_method_once(shopper, stripe_methods):
+    results = run_together([lambda: payment_methods_refresh(user=shopper, provider="stripe")] * 6)
+
+    assert [result.get("value") for result in results] == [True] * 6
+    rows = SavedPaymentMethod.objects.filter(user=shopper).order_by("provider_method_id")
+    assert list(rows.values_list("provider_method_id", "brand", "last4")) == [
+        ("pm_Amex", "amex", "0005"),
+        ("pm_Visa", "visa", "4242"),
+    ]
+
+
+def test_concurrent_deletes_of_one_method_detach_it_and_all_answer_done(shopper, stripe_methods):
+    payment_methods_refresh(user=shopper, provider="stripe")
+    visa = SavedPaymentMethod.objects.get(provider_method_id="pm_Visa")
+    attached = {"customer": "cus_Asha"}
+
+    def retrieve():
+        return 200, card("pm_Visa", customer=attached["customer"])
+
+    def detach():
+        attached["customer"] = None
+        return 200, card("pm_Visa", customer=None)
+
+    stripe_methods.routes[("GET", "/v1/payment_methods/pm_Visa")] = retrieve
+    stripe_methods.routes[("POST", "/v1/payment_methods/pm_Visa/detach")] = detach
+    stripe_methods.routes[("GET", "/v1/customers/cus_Asha/payment_methods")] = method_list(
+        "cus_Asha", card("pm_Amex", brand="amex", last4="0005")
+    )
+
+    results = run_together([lambda: payment_method_delete(user=shopper, method_id=visa.pk)] * 3)
+
+    # Each request either detached it, found it gone at Stripe, or found the row gone here: all are done (204),
+    # or (when the row was already deleted before it looked) the documented 404.
+    assert set(error_codes(results)) <= {"ok", "not_found"}
+    assert error_codes(results)["ok"] >= 1
+    assert attached["customer"] is None
+    assert list(SavedPaymentMethod.objects.filter(user=shopper).values_list("provider_method_id", flat=True)) == [
+        "pm_Amex"
+    ]
