@@ -502,6 +502,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 300.0,
         "options": {"expires": 300},
     },
+    # Webhooks whose task was lost published again, then payments left pending 15 min fetched from their provider.
+    "payments-reconcile": {
+        "task": "payments.tasks.reconcile_payments",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
 }
 
 # --- Orders ---------------------------------------------------------------------------------------------
