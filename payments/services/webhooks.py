@@ -240,8 +240,10 @@ def webhooks_matching(
     statuses: Iterable[str] = (WebhookStatus.FAILED,),
     since: datetime | None = None,
     until: datetime | None = None,
+    ids: Iterable[int] | None = None,
 ) -> "QuerySet[WebhookEvent]":
-    """Inbox rows by provider, status and receipt time (``since`` inclusive, ``until`` exclusive), oldest first."""
+    """Inbox rows by provider, status, receipt time (``since`` inclusive, ``until`` exclusive) and, when given,
+    primary keys (the admin's selection), oldest first."""
     statuses = list(statuses)
     unknown = sorted(set(statuses) - set(WebhookStatus.values))
     if unknown or not statuses:
@@ -257,6 +259,8 @@ def webhooks_matching(
         rows = rows.filter(received_at__gte=since)
     if until is not None:
         rows = rows.filter(received_at__lt=until)
+    if ids is not None:
+        rows = rows.filter(pk__in=list(ids))
     return rows.order_by("received_at", "pk")
 
 
@@ -269,18 +273,19 @@ def webhooks_replay(
     inline: bool = True,
     dry_run: bool = False,
     limit: int | None = None,
+    ids: Iterable[int] | None = None,
 ) -> ReplayResult:
     """Reprocess matching rows. ``failed`` ones go back to ``received`` with a fresh set of attempts (so do
     ``processed``/``ignored`` ones when asked for: applying is idempotent, a replay of them changes nothing that
     was already applied). ``inline`` processes each row here, one transaction per row (the operator sees the
     outcome; a row locked by a worker waits for it); otherwise the tasks are published after the reset commits.
-    ``dry_run`` only counts."""
-    rows = webhooks_matching(provider=provider, statuses=statuses, since=since, until=until)
-    ids = list(rows.values_list("pk", flat=True)[:limit] if limit else rows.values_list("pk", flat=True))
+    ``dry_run`` only counts; ``ids`` restricts the replay to those rows (the admin's "Reprocess")."""
+    rows = webhooks_matching(provider=provider, statuses=statuses, since=since, until=until, ids=ids)
+    row_ids = list(rows.values_list("pk", flat=True)[:limit] if limit else rows.values_list("pk", flat=True))
     if dry_run:
-        return ReplayResult(matched=len(ids), reprocessed=0, statuses={})
+        return ReplayResult(matched=len(row_ids), reprocessed=0, statuses={})
     outcome: dict[str, int] = {}
-    for pk in ids:
+    for pk in row_ids:
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=pk)
             if event.status != WebhookStatus.RECEIVED:
@@ -295,9 +300,9 @@ def webhooks_replay(
             status = webhook_process(webhook_id=pk)
             outcome[status] = outcome.get(status, 0) + 1
     if not inline:
-        outcome = {"queued": len(ids)} if ids else {}
-    logger.warning("Webhook replay: %s rows (%s)", len(ids), json.dumps(outcome, sort_keys=True))
-    return ReplayResult(matched=len(ids), reprocessed=len(ids), statuses=outcome)
+        outcome = {"queued": len(row_ids)} if row_ids else {}
+    logger.warning("Webhook replay: %s rows (%s)", len(row_ids), json.dumps(outcome, sort_keys=True))
+    return ReplayResult(matched=len(row_ids), reprocessed=len(row_ids), statuses=outcome)
 
 
 def webhooks_requeue_stale(*, now: datetime | None = None) -> int:

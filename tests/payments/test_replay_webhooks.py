@@ -136,3 +136,17 @@ def test_limit_takes_the_oldest_rows_first(pending_order, make_payment, monkeypa
     assert (result.matched, result.statuses) == (1, {"processed": 1})
     assert (older.status, newer.status) == (WebhookStatus.PROCESSED, WebhookStatus.FAILED)
     assert WebhookEvent.objects.filter(status=WebhookStatus.FAILED).count() == 1
+
+
+def test_replay_by_ids_takes_exactly_the_selected_rows(pending_order, make_payment, monkeypatch, published, tshirt):
+    from tests.orders.factories import order_build
+
+    chosen = failed_capture(make_payment(pending_order), monkeypatch, at=NOW)
+    other = failed_capture(make_payment(order_build(lines=[(tshirt, 1)])), monkeypatch, at=NOW)
+
+    result = webhooks.webhooks_replay(ids=[chosen.pk])
+
+    chosen.refresh_from_db()
+    other.refresh_from_db()
+    assert (result.matched, result.statuses) == (1, {"processed": 1})
+    assert (chosen.status, other.status) == (WebhookStatus.PROCESSED, WebhookStatus.FAILED)
