@@ -14,14 +14,30 @@ scrapes only the web server (``ops/prometheus/prometheus.yml``, job ``web``):
   (``received`` rows not yet processed), ``payments_webhook_oldest_age_seconds{provider}`` (how long the oldest
   of those has waited: the lag as it grows) and ``payments_webhook_failed{provider}`` (``failed`` rows waiting for
   a replay). Every figure is one grouped query over an indexed status; the processed rows are never counted.
+
+Under gunicorn, django-prometheus' ``/metrics`` view serves only prometheus_client's multiprocess files (a fresh
+registry), never collectors registered in-process. :func:`export_metrics` is that view plus
+:class:`PaymentsCollector`; ``config/urls.py`` must route ``/metrics`` to it for the gauges (and the alerts on
+them) to exist in the full stack. Without ``PROMETHEUS_MULTIPROC_DIR`` both views serve the default registry,
+which has the collector already.
 """
 
 import logging
+import os
 from collections.abc import Iterator
 
 from django.db.models import Count, Min
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -116,3 +132,14 @@ class PaymentsCollector(Collector):
 
 COLLECTOR = PaymentsCollector()
 REGISTRY.register(COLLECTOR)
+
+
+def export_metrics(request: HttpRequest) -> HttpResponse:
+    """``/metrics``: django-prometheus' view (multiprocess files under gunicorn) plus the payments gauges."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(COLLECTOR)
+    else:
+        registry = REGISTRY
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -114,3 +114,24 @@ def test_a_database_that_cannot_be_read_yields_no_gauges_instead_of_failing_the_
     monkeypatch.setattr(Payment.objects, "order_by", down)
 
     assert collected() == {}
+
+
+def test_export_metrics_adds_the_gauges_to_the_multiprocess_registry(
+    pending_order, make_payment, tmp_path, monkeypatch
+):
+    """Under gunicorn (PROMETHEUS_MULTIPROC_DIR set) django-prometheus' view loses in-process collectors."""
+    from django.test import RequestFactory
+    from django_prometheus.exports import ExportToDjangoView
+
+    from payments.metrics import export_metrics
+
+    make_payment(pending_order)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    request = RequestFactory().get("/metrics")
+
+    plain = ExportToDjangoView(request).content.decode()
+    ours = export_metrics(request).content.decode()
+
+    assert "payments_payments" not in plain
+    assert 'payments_payments{provider="demo",status="created"} 1.0' in ours
+    assert 'payments_webhook_backlog{provider="demo"} 0.0' in ours
