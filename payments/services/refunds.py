@@ -144,7 +144,8 @@ def refundable_amount(*, payment: Payment) -> Decimal:
 def _payment_lock(payment_id: Any) -> Payment:
     if not _valid_id(payment_id):
         raise NotFoundError("No such payment.")
-    payment = Payment.objects.select_for_update().select_related("order").filter(pk=payment_id).first()
+    # Only the payment row: the order is locked (first) by refund_settle, never here, so the two cannot deadlock.
+    payment = Payment.objects.select_for_update(of=("self",)).select_related("order").filter(pk=payment_id).first()
     if payment is None:
         raise NotFoundError("No such payment.")
     return payment

@@ -8,16 +8,20 @@ The providers are the demo gateway (no network) unless a test says otherwise.
 """
 
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 from rest_framework.test import APIClient
 
-from commerce.orders.models import OrderEvent, OrderEventType, OrderStatus
+from commerce.orders.models import Order, OrderEvent, OrderEventType, OrderStatus
+from commerce.orders.models import PaymentStatus as OrderPaymentStatus
 from payments.gateways import stripe as stripe_adapter
 from payments.models import (
     Payment,
     PaymentStatus,
     ProviderCustomer,
+    Refund,
+    RefundStatus,
     SavedPaymentMethod,
     WebhookEvent,
     WebhookStatus,
@@ -25,7 +29,9 @@ from payments.models import (
 from payments.services import webhooks
 from payments.services.methods import payment_method_delete, payment_methods_refresh, provider_customer_for
 from payments.services.payments import payment_start
+from payments.services.refunds import refund_create
 from tests.factories import UserFactory
+from tests.orders.factories import order_build
 from tests.orders.test_concurrency import error_codes, run_together
 from tests.payments import stripe_fakes
 from tests.payments.conftest import FAKE_KEYS
@@ -206,3 +212,50 @@ def test_concurrent_deletes_of_one_method_detach_it_and_all_answer_done(shopper,
     assert list(SavedPaymentMethod.objects.filter(user=shopper).values_list("provider_method_id", flat=True)) == [
         "pm_Amex"
     ]
+
+
+# --- refunds ----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def captured(shopper, tshirt, make_payment):
+    """A paid order of 998.00 INR and its captured demo payment."""
+    order = order_build(user=shopper, lines=[(tshirt, 2)], status=OrderStatus.PAID)
+    return make_payment(order, provider="demo", status=PaymentStatus.CAPTURED, captured_amount=order.total)
+
+
+def test_five_concurrent_refunds_of_300_on_a_capture_of_998_refund_three(captured):
+    assert captured.amount == Decimal("998.00")
+
+    results = run_together(
+        [lambda: refund_create(payment_id=captured.pk, amount=Decimal("300.00"), reason="Damaged in transit")] * 5
+    )
+
+    assert error_codes(results) == {"ok": 3, "refund_exceeds_captured": 2}
+    captured.refresh_from_db()
+    assert captured.refunded_amount == Decimal("900.00")
+    assert (
+        sorted(Refund.objects.filter(payment=captured).values_list("status", "amount"))
+        == [(RefundStatus.SUCCEEDED, Decimal("300.00"))] * 3
+    )
+    order = Order.objects.get(pk=captured.order_id)
+    assert order.payment_status == OrderPaymentStatus.PARTIALLY_REFUNDED
+
+
+def test_concurrent_full_refunds_refund_the_capture_once(captured):
+    full = [lambda: refund_create(payment_id=captured.pk, amount=Decimal("998.00"), reason="Cancelled")] * 4
+    partial = [lambda: refund_create(payment_id=captured.pk, amount=Decimal("0.01"), reason="Goodwill")] * 2
+
+    results = run_together(full + partial)
+
+    captured.refresh_from_db()
+    assert captured.refunded_amount <= captured.captured_amount
+    outcomes = error_codes(results)
+    assert outcomes["ok"] in (1, 2, 3)
+    succeeded = Refund.objects.filter(payment=captured, status=RefundStatus.SUCCEEDED)
+    assert sum(succeeded.values_list("amount", flat=True)) == captured.refunded_amount
+    # Either the full refund won (and every other request was refused) or some cents went first and no full
+    # refund could follow.
+    full_refunds = succeeded.filter(amount=Decimal("998.00")).count()
+    assert (full_refunds, outcomes["ok"]) in ((1, 1), (0, outcomes["ok"]))
+    assert outcomes["refund_exceeds_captured"] == 6 - outcomes["ok"]
