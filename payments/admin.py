@@ -359,22 +359,15 @@ class WebhookEventAdmin(ModelAdmin):
     def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]):
         """Run each selected event through the inbox again: ``received`` ones are processed once more, others are
         replayed (back to ``received`` with fresh attempts, then processed), one at a time, oldest first."""
-        from datetime import timedelta
-
         from .services.webhooks import webhook_process, webhooks_replay
 
         outcomes: list[str] = []
-        rows = queryset.order_by("received_at", "pk").values_list("pk", "provider", "event_id", "status", "received_at")
-        for pk, provider, event_id, status, received_at in rows:
+        rows = queryset.order_by("received_at", "pk").values_list("pk", "event_id", "status")
+        for pk, event_id, status in rows:
             if status == WebhookStatus.RECEIVED:
                 result = webhook_process(webhook_id=pk)
             else:
-                replay = webhooks_replay(
-                    provider=provider,
-                    statuses=(status,),
-                    since=received_at,
-                    until=received_at + timedelta(microseconds=1),
-                )
+                replay = webhooks_replay(ids=[pk], statuses=(status,))
                 result = ", ".join(sorted(replay.statuses)) or "unchanged"
             outcomes.append(f"{event_id}: {result}")
         if outcomes:

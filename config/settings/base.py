@@ -503,6 +503,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": 300},
     },
     # Webhooks whose task was lost published again, then payments left pending 15 min fetched from their provider.
+    # Refunds left pending (provider down or lost task) sent again with their idempotency key.
+    "payments-retry-refunds": {
+        "task": "payments.tasks.retry_pending_refunds",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
     "payments-reconcile": {
         "task": "payments.tasks.reconcile_payments",
         "schedule": 300.0,
@@ -535,10 +541,14 @@ INVOICE_SELLER_TAX_ID = env.str("INVOICE_SELLER_TAX_ID", default="29ABCDE1234F1Z
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# Handed to the client with the PaymentIntent's client secret (Stripe.js needs it).
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 RAZORPAY_KEY_ID = env.str("RAZORPAY_KEY_ID", default="")
 RAZORPAY_KEY_SECRET = env.str("RAZORPAY_KEY_SECRET", default="")
 RAZORPAY_WEBHOOK_SECRET = env.str("RAZORPAY_WEBHOOK_SECRET", default="")
 RAZORPAY_API_BASE = env.str("RAZORPAY_API_BASE", default="")
+# Saved payment methods are refreshed from a provider at most this often per shopper.
+PAYMENT_METHODS_REFRESH_SECONDS = env.int("PAYMENT_METHODS_REFRESH_SECONDS", default=300)
 # The demo gateway (no keys; `POST payments/demo/{id}/complete` drives the webhook path). Production refuses it.
 PAYMENTS_DEMO_ENABLED = env.bool("PAYMENTS_DEMO_ENABLED", default=True)
 

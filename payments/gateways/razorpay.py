@@ -428,8 +428,12 @@ class RazorpayGateway:
 
     # --- webhooks ---------------------------------------------------------------------------------------
 
-    def parse_webhook(self, *, body: bytes, headers: dict[str, str]) -> tuple[str, str, list[NormalizedEvent]]:
-        """Verify ``X-Razorpay-Signature`` over the raw ``body`` and parse it into ``(event_id, type, events)``."""
+    def parse_webhook(
+        self, *, body: bytes, headers: dict[str, str], check_age: bool = True
+    ) -> tuple[str, str, list[NormalizedEvent]]:
+        """Verify ``X-Razorpay-Signature`` over the raw ``body`` and parse it into ``(event_id, type, events)``.
+
+        Razorpay signs no timestamp, so ``check_age`` (the interface's freshness switch) changes nothing here."""
         if not self.webhook_secret:
             raise SignatureInvalid("Razorpay webhooks cannot be verified: RAZORPAY_WEBHOOK_SECRET is not set.")
         if not isinstance(body, bytes | bytearray):

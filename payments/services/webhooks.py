@@ -28,7 +28,6 @@ How an event travels:
    again ``received`` rows whose task was lost: the broker was down at commit time, or a worker died.
 """
 
-import inspect
 import json
 import logging
 import random
@@ -156,10 +155,7 @@ def _reverify(event: WebhookEvent) -> tuple[str, str, list[NormalizedEvent]]:
     """Verify the stored body with the stored headers again, without the freshness check (see the module)."""
     gateway = registry.gateway_for(event.provider)
     body, headers = event.body.encode("utf-8"), dict(event.headers or {})
-    if "check_age" in inspect.signature(gateway.parse_webhook).parameters:
-        return gateway.parse_webhook(body=body, headers=headers, check_age=False)
-    # An adapter without the parameter checks no timestamp (only Stripe's scheme has one).
-    return gateway.parse_webhook(body=body, headers=headers)
+    return gateway.parse_webhook(body=body, headers=headers, check_age=False)
 
 
 def webhook_process(*, webhook_id: int) -> str:
