@@ -102,6 +102,21 @@ def test_production_refuses_the_console_sms_backend():
     assert "SMS_BACKEND must be a real provider in production" in result.stderr
 
 
+def test_production_refuses_the_demo_gateway():
+    result = run({**PROD_ENV, "PAYMENTS_DEMO_ENABLED": "true"}, "-c", PROBE)
+    assert result.returncode != 0
+    assert "PAYMENTS_DEMO_ENABLED must not be set in production" in result.stderr
+
+
+def test_production_switches_the_demo_gateway_off():
+    probe_demo = "import django, json; django.setup(); from django.conf import settings; "
+    probe_demo += "from payments.gateways.registry import enabled_providers; "
+    probe_demo += "print(json.dumps([settings.PAYMENTS_DEMO_ENABLED, enabled_providers()]))"
+    result = run(PROD_ENV, "-c", probe_demo)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, []]
+
+
 def test_check_deploy_is_clean_in_production():
     result = run(PROD_ENV, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
