@@ -547,6 +547,8 @@ RAZORPAY_KEY_ID = env.str("RAZORPAY_KEY_ID", default="")
 RAZORPAY_KEY_SECRET = env.str("RAZORPAY_KEY_SECRET", default="")
 RAZORPAY_WEBHOOK_SECRET = env.str("RAZORPAY_WEBHOOK_SECRET", default="")
 RAZORPAY_API_BASE = env.str("RAZORPAY_API_BASE", default="")
+# Read timeout (seconds) of calls to Razorpay; connecting gives up after 3 s.
+RAZORPAY_TIMEOUT_SECONDS = env.int("RAZORPAY_TIMEOUT_SECONDS", default=10)
 # Saved payment methods are refreshed from a provider at most this often per shopper.
 PAYMENT_METHODS_REFRESH_SECONDS = env.int("PAYMENT_METHODS_REFRESH_SECONDS", default=300)
 # The demo gateway (no keys; `POST payments/demo/{id}/complete` drives the webhook path). Production refuses it.
