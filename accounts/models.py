@@ -236,3 +236,35 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any):
         raise AppendOnlyError("Audit entries cannot be deleted.")
+
+
+class FingerprintKind(models.TextChoices):
+    IP = "ip", "IP address"
+    DEVICE = "device", "Device"
+    PHONE = "phone", "Phone number"
+
+
+class AccountFingerprint(models.Model):
+    """A keyed hash of something an account was seen with: the IP address or device id it signed in or signed up
+    from, a phone number it gave (at checkout, say). Never the value itself. Fraud checks (cashback risk, loyalty's
+    self-referral refusal) ask which *other* accounts share a hash with this one
+    (:func:`accounts.selectors.accounts_sharing_fingerprints`). Written only by
+    :func:`accounts.services.fingerprints.account_fingerprint_record`; one row per account, kind and value, with
+    the first and last time it was seen."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="fingerprints")
+    kind = models.CharField(max_length=8, choices=FingerprintKind.choices)
+    value_hash = models.CharField(max_length=64)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        default_permissions = ("view",)
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "value_hash"], name="accounts_fingerprint_unique"),
+        ]
+        indexes = [models.Index(fields=["kind", "value_hash"], name="accounts_fingerprint_value_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value_hash[:8]} of {self.user_id}"

@@ -21,6 +21,7 @@ api_v1_patterns = [
     path("", include("commerce.offers.api.urls")),
     path("", include("commerce.orders.api.urls")),
     path("", include("payments.api.urls")),
+    path("", include("cashback.api.urls")),
 ]
 
 urlpatterns = [

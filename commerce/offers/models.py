@@ -162,6 +162,18 @@ class Offer(TimeStampedModel):
     destination_url = models.URLField(
         max_length=500, blank=True, help_text="Where a click leads (required for deals); else the merchant's website."
     )
+    fallback_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="Where clicks go while the destination link is marked broken; empty: the merchant's website.",
+    )
+    link_broken_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when the link check or staff marked the destination broken; cleared when it works again.",
+    )
+    link_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True, help_text="Off: a draft or paused offer, invisible to shoppers.")
 
     objects = OfferQuerySet.as_manager()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 from csp import constants as csp
 from kombu import Queue
 
@@ -514,6 +515,36 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 300.0,
         "options": {"expires": 300},
     },
+    # Order cashback past delivery plus CASHBACK_RETURN_WINDOW_DAYS confirmed; confirmed cashback risk-scored and
+    # credited (low risk) or queued for staff review (high risk).
+    "cashback-confirm-due": {
+        "task": "cashback.tasks.entries.confirm_due_cashback",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+    "cashback-process-confirmed": {
+        "task": "cashback.tasks.entries.process_confirmed_cashback",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
+    # Affiliate links checked with a HEAD request; broken ones send clicks to the offer's fallback URL.
+    "offers-check-links": {
+        "task": "cashback.tasks.conversions.check_offer_links",
+        "schedule": 6 * 3600.0,
+        "options": {"expires": 3600},
+    },
+    # Payouts in flight at the payout provider: their status fetched, paid or failed recorded.
+    "withdrawals-refresh-payouts": {
+        "task": "cashback.tasks.withdrawals.refresh_payouts",
+        "schedule": 600.0,
+        "options": {"expires": 600},
+    },
+    # Every wallet's balances checked against its ledger; a mismatch is logged at ERROR and counted in /metrics.
+    "wallets-audit-nightly": {
+        "task": "cashback.tasks.audit.audit_wallets",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 3600},
+    },
 }
 
 # --- Orders ---------------------------------------------------------------------------------------------
@@ -553,6 +584,39 @@ RAZORPAY_TIMEOUT_SECONDS = env.int("RAZORPAY_TIMEOUT_SECONDS", default=10)
 PAYMENT_METHODS_REFRESH_SECONDS = env.int("PAYMENT_METHODS_REFRESH_SECONDS", default=300)
 # The demo gateway (no keys; `POST payments/demo/{id}/complete` drives the webhook path). Production refuses it.
 PAYMENTS_DEMO_ENABLED = env.bool("PAYMENTS_DEMO_ENABLED", default=True)
+
+# --- Cashback and wallet ----------------------------------------------------------------------------------
+# An order's cashback is confirmed this many days after delivery when nothing was refunded (the return window).
+CASHBACK_RETURN_WINDOW_DAYS = env.int("CASHBACK_RETURN_WINDOW_DAYS", default=30)
+# The most cashback one order or conversion earns, in DEFAULT_CURRENCY; empty: no platform cap (merchants may
+# still set their own in "Merchant cashback terms").
+CASHBACK_MAX_PER_ORDER = env.str("CASHBACK_MAX_PER_ORDER", default="")
+# Conversion reports: X-Timestamp must be within this many seconds of now.
+CASHBACK_CONVERSION_MAX_AGE_SECONDS = env.int("CASHBACK_CONVERSION_MAX_AGE_SECONDS", default=300)
+# After a merchant's conversion secret is rotated, the previous one stays valid this many hours.
+CASHBACK_SECRET_GRACE_HOURS = env.int("CASHBACK_SECRET_GRACE_HOURS", default=24)
+# Risk: an entry scoring at least this (0-100) goes to staff review; below it is credited at once.
+CASHBACK_RISK_REVIEW_THRESHOLD = env.int("CASHBACK_RISK_REVIEW_THRESHOLD", default=50)
+# Risk rule weights (points added to the score when the rule fires), as rule=weight pairs; rules not named keep
+# their defaults (cashback/services/risk.py lists the rules).
+CASHBACK_RISK_WEIGHTS = env.dict("CASHBACK_RISK_WEIGHTS", cast={"value": int}, default={})
+# Risk rule thresholds.
+CASHBACK_RISK_NEW_ACCOUNT_DAYS = env.int("CASHBACK_RISK_NEW_ACCOUNT_DAYS", default=7)
+CASHBACK_RISK_VELOCITY_24H = env.int("CASHBACK_RISK_VELOCITY_24H", default=5)
+CASHBACK_RISK_REFUND_RATIO = env.str("CASHBACK_RISK_REFUND_RATIO", default="0.30")
+CASHBACK_RISK_LARGE_AMOUNT = env.str("CASHBACK_RISK_LARGE_AMOUNT", default="2000.00")
+# Affiliate links are checked with a HEAD request at most this often; a link failing the check is marked broken
+# and its clicks go to the offer's fallback URL.
+OFFER_LINK_CHECK_TIMEOUT_SECONDS = env.int("OFFER_LINK_CHECK_TIMEOUT_SECONDS", default=5)
+# Withdrawals: the smallest amount a shopper may withdraw, in DEFAULT_CURRENCY.
+WITHDRAWAL_MINIMUM = env.str("WITHDRAWAL_MINIMUM", default="100.00")
+# Payouts of approved withdrawals go through RazorpayX when these are set; otherwise staff pay them by hand and
+# record the bank reference (the manual provider).
+RAZORPAYX_KEY_ID = env.str("RAZORPAYX_KEY_ID", default="")
+RAZORPAYX_KEY_SECRET = env.str("RAZORPAYX_KEY_SECRET", default="")
+RAZORPAYX_ACCOUNT_NUMBER = env.str("RAZORPAYX_ACCOUNT_NUMBER", default="")
+RAZORPAYX_API_BASE = env.str("RAZORPAYX_API_BASE", default="https://api.razorpay.com")
+RAZORPAYX_TIMEOUT_SECONDS = env.int("RAZORPAYX_TIMEOUT_SECONDS", default=10)
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -1,0 +1,3 @@
+"""Routes of conversions (filled in by its view module)."""
+
+urlpatterns: list = []

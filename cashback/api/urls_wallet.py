@@ -1,0 +1,3 @@
+"""Routes of wallet (filled in by its view module)."""
+
+urlpatterns: list = []

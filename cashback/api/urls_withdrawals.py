@@ -1,0 +1,3 @@
+"""Routes of withdrawals (filled in by its view module)."""
+
+urlpatterns: list = []

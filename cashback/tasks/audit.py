@@ -1,0 +1,1 @@
+"""Cashback tasks: audit."""
