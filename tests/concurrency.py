@@ -55,3 +55,22 @@ def error_codes(results: list[dict[str, Any]]) -> Counter[str]:
             raise AssertionError(f"a worker failed with {type(error).__name__}: {error}") from error
         outcomes[error.code] += 1
     return outcomes
+
+
+def in_thread(target: Callable[..., Any], *args: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    """Start ``target(*args)`` in a thread with its own database connection; returns the thread and its result
+    dict (``{"value"}`` or ``{"error"}`` once it ends). For tests that choreograph the threads themselves (one
+    holds a lock while another runs); a plain race is :func:`run_together`."""
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = target(*args)
+        except Exception as exc:  # handed to the test thread
+            result["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result

@@ -14,6 +14,7 @@ from commerce.catalog import services
 from commerce.catalog.models import Product, ProductVariant
 from commerce.core.errors import Conflict, InvalidInput, NotFoundError
 from tests.catalog.factories import ProductFactory, ProductVariantFactory
+from tests.concurrency import in_thread, run_together
 from tests.factories import StaffFactory
 
 PRODUCT_TABLE = '"catalog_product"'
@@ -273,23 +274,6 @@ def test_bulk_allocation_refreshes_the_touched_products_once():
     assert Product.objects.values_list("in_stock", flat=True).get(pk=product.pk) is False
 
 
-def _in_thread(target, *args):
-    """Run ``target`` in a thread with its own database connection; returns (thread, result dict)."""
-    result: dict = {}
-
-    def run():
-        try:
-            result["value"] = target(*args)
-        except Exception as exc:  # handed to the test thread
-            result["error"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, result
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_allocations_on_two_variants_of_one_product_do_not_block_each_other():
@@ -310,10 +294,10 @@ def test_allocations_on_two_variants_of_one_product_do_not_block_each_other():
                 cursor.execute("SET LOCAL lock_timeout = '2s'")
             return services.variant_stock_allocate(variant_id=second.pk, quantity=1).stock_allocated
 
-    holder, held = _in_thread(hold_an_allocation)
+    holder, held = in_thread(hold_an_allocation)
     try:
         assert allocated.wait(10)
-        sibling, result = _in_thread(allocate_the_sibling)
+        sibling, result = in_thread(allocate_the_sibling)
         sibling.join(15)
         assert result == {"value": 1}  # finished while the first transaction still held its locks
         assert holder.is_alive()
@@ -328,16 +312,11 @@ def test_allocations_on_two_variants_of_one_product_do_not_block_each_other():
 @pytest.mark.django_db(transaction=True)
 def test_two_allocations_of_the_last_unit_let_exactly_one_through():
     variant = ProductVariantFactory(stock_on_hand=1)
-    barrier = threading.Barrier(2)
 
     def allocate():
-        barrier.wait(10)
         return services.variant_stock_allocate(variant_id=variant.pk, quantity=1).stock_allocated
 
-    threads = [_in_thread(allocate) for _ in range(2)]
-    for thread, _ in threads:
-        thread.join(15)
-    results = [result for _, result in threads]
+    results = run_together([allocate, allocate])
 
     assert sorted("value" if "value" in r else r["error"].code for r in results) == ["insufficient_stock", "value"]
     assert ProductVariant.objects.values_list("stock_allocated", flat=True).get(pk=variant.pk) == 1
@@ -360,9 +339,9 @@ def test_selling_out_two_variants_at_once_leaves_the_product_out_of_stock():
             allocated.set()
             release.wait(10)
 
-    holder, held = _in_thread(sell_out_first)
+    holder, held = in_thread(sell_out_first)
     assert allocated.wait(10)
-    other, result = _in_thread(lambda: services.variant_stock_allocate(variant_id=second.pk, quantity=1))
+    other, result = in_thread(lambda: services.variant_stock_allocate(variant_id=second.pk, quantity=1))
     other.join(0.5)
     assert other.is_alive()  # waits for the product lock of the first sell-out
     release.set()

@@ -1,10 +1,7 @@
 """The address book (``me/addresses``): validation, one default per user, the cap, scoping, query budgets; and
 ``checkout_address``, the snapshot checkout keeps."""
 
-import threading
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from commerce.core.errors import InvalidInput, NotFoundError
@@ -15,6 +12,7 @@ from commerce.orders.services.addresses import (
     address_create,
     checkout_address,
 )
+from tests.concurrency import run_together
 from tests.factories import UserFactory
 from tests.orders.factories import SHIPPING_ADDRESS, AddressFactory
 
@@ -434,37 +432,17 @@ def test_query_budgets_do_not_grow_with_the_book(shopper, shopper_client, django
 # --- concurrency (PostgreSQL) -------------------------------------------------------------------------------
 
 
-def _in_thread(target, *args):
-    result: dict = {}
-
-    def run():
-        try:
-            result["value"] = target(*args)
-        except Exception as exc:  # handed to the test thread
-            result["error"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, result
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_addresses_make_exactly_one_default():
     user = UserFactory()
-    barrier = threading.Barrier(4)
 
     def create(name):
-        barrier.wait(10)
-        return address_create(user=user, data={**BODY, "name": name}).pk
+        return lambda: address_create(user=user, data={**BODY, "name": name}).pk
 
-    threads = [_in_thread(create, f"Address {i}") for i in range(4)]
-    for thread, _ in threads:
-        thread.join(20)
+    results = run_together([create(f"Address {i}") for i in range(4)])
 
-    assert [sorted(result) for _, result in threads] == [["value"]] * 4
+    assert [sorted(result) for result in results] == [["value"]] * 4
     assert Address.objects.filter(user=user).count() == 4
     assert len(_defaults(user)) == 1
 

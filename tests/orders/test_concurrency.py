@@ -8,77 +8,29 @@ constraints are the ones production relies on. Each worker sets ``lock_timeout``
 fails the test instead of hanging it, and a deadlock would surface as PostgreSQL's ``deadlock detected``.
 """
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from commerce.catalog.models import ProductVariant
-from commerce.core.errors import DomainError
 from commerce.offers.models import OfferRedemption
 from commerce.orders.models import Cart, CartLine, CartStatus, Order, OrderLine, OrderStatus
 from commerce.orders.services.cart import cart_coupon_apply, cart_line_add, cart_read
 from commerce.orders.services.checkout import order_place
 from commerce.orders.services.expiry import order_expire, orders_expire_due
 from commerce.orders.services.transitions import order_mark_paid
+from tests.concurrency import error_codes, run_together
 from tests.factories import UserFactory
 from tests.offers.factories import OfferFactory
 from tests.orders.factories import SHIPPING_ADDRESS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-LOCK_TIMEOUT = "30s"  # generous for a loaded CI machine; PostgreSQL reports a deadlock after deadlock_timeout (1 s)
-JOIN_SECONDS = 90
-
-
-def run_together(workers: list[Callable[[], Any]]) -> list[dict[str, Any]]:
-    """Run every worker in its own thread and connection, all released at once; ``[{"value"} | {"error"}]``.
-
-    A worker that is still running after ``JOIN_SECONDS`` fails the test (something waits on a lock for ever).
-    """
-    barrier = threading.Barrier(len(workers))
-    results: list[dict[str, Any]] = [{} for _ in workers]
-
-    def run(index: int, worker: Callable[[], Any]) -> None:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-            barrier.wait(JOIN_SECONDS)
-            results[index]["value"] = worker()
-        except Exception as exc:  # handed to the test thread
-            results[index]["error"] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, worker)) for i, worker in enumerate(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_SECONDS)
-    assert [thread.name for thread in threads if thread.is_alive()] == []
-    return results
-
-
-def error_codes(results: list[dict[str, Any]]) -> Counter:
-    """How the workers ended: ``"ok"`` or the code of the domain error. Anything else fails the test."""
-    outcomes: Counter = Counter()
-    for result in results:
-        if "error" not in result:
-            outcomes["ok"] += 1
-            continue
-        error = result["error"]
-        if not isinstance(error, DomainError):
-            raise AssertionError(f"a worker failed with {type(error).__name__}: {error}") from error
-        outcomes[error.code] += 1
-    return outcomes
 
 
 def fill_cart(user, lines, *, coupon: str = "") -> Cart:

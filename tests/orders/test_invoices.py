@@ -4,13 +4,11 @@ at once."""
 
 import io
 import re
-import threading
 from decimal import Decimal
 
 import pytest
 import time_machine
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db import connection
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
@@ -28,6 +26,7 @@ from commerce.orders.models import (
 )
 from commerce.orders.services.invoices import financial_year, invoice_for_shopper
 from tests.catalog.factories import CategoryFactory
+from tests.concurrency import run_together
 from tests.factories import UserFactory
 from tests.orders.factories import order_build
 
@@ -386,39 +385,17 @@ def test_the_schema_documents_a_pdf_and_the_json_errors(api_client):
 # --- concurrency (PostgreSQL) -------------------------------------------------------------------------------
 
 
-def _in_thread(target, *args):
-    result: dict = {}
-
-    def run():
-        try:
-            result["value"] = target(*args)
-        except Exception as exc:  # handed to the test thread
-            result["error"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, result
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(NOW, tick=False)
 def test_two_first_requests_at_once_make_one_invoice_and_take_one_number(make_variant):
     shopper = UserFactory()
     order = order_build(user=shopper, lines=[(make_variant(sku="RACE-1"), 1)], status=OrderStatus.PAID)
-    barrier = threading.Barrier(2)
 
     def ask():
-        barrier.wait(10)
         return invoice_for_shopper(user=shopper, number=order.number).number
 
-    threads = [_in_thread(ask) for _ in range(2)]
-    for thread, _ in threads:
-        thread.join(30)
-
-    assert [result for _, result in threads] == [{"value": "INV/2026-27/000001"}] * 2
+    assert run_together([ask, ask]) == [{"value": "INV/2026-27/000001"}] * 2
     assert Invoice.objects.count() == 1
     assert InvoiceSequence.objects.get().last_number == 1
     assert OrderEvent.objects.filter(order=order, type="invoiced").count() == 1
