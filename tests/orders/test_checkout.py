@@ -397,7 +397,7 @@ def test_the_service_records_the_new_quote_as_seen_after_its_rollback(shopper, t
         order_place(user=shopper, shipping_address=dict(SHIPPING_ADDRESS))
 
     assert refused.value.code == "cart_changed"
-    assert refused.value.extra["cart"]["total"] == money("498.00")  # 449.00 and 49.00 shipping below 499.00
+    assert refused.value.quote.total == Decimal("498.00")  # 449.00 and 49.00 shipping below 499.00
     cart.refresh_from_db()
     assert cart.quoted_total == Decimal("498.00") and stock(tshirt) == (10, 0)
     assert order_place(user=shopper, shipping_address=dict(SHIPPING_ADDRESS)).total == Decimal("498.00")

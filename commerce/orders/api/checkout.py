@@ -27,7 +27,7 @@ from accounts.permissions import signed_in
 from commerce.core.api.fields import AmountQueryField
 from commerce.core.money import SUPPORTED_CURRENCIES
 
-from ..services.checkout import order_place
+from ..services.checkout import CartChanged, order_place
 from ..services.idempotency import (
     HEADER,
     IdempotentResponse,
@@ -36,6 +36,7 @@ from ..services.idempotency import (
     idempotent_execute,
 )
 from .address_serializers import AddressInputSerializer
+from .cart_serializers import cart_payload
 from .order_serializers import OrderSerializer, order_payload
 
 SCOPE = "checkout"
@@ -154,12 +155,16 @@ class CheckoutView(APIView):
             payload = order_payload(order)
             return IdempotentResponse(status_code=status.HTTP_201_CREATED, body=payload, order=order)
 
-        answer = idempotent_execute(
-            user_id=user.pk,
-            scope=SCOPE,
-            key=key,
-            request_hash=idempotency_request_hash(body=raw),
-            work=place,
-        )
+        try:
+            answer = idempotent_execute(
+                user_id=user.pk,
+                scope=SCOPE,
+                key=key,
+                request_hash=idempotency_request_hash(body=raw),
+                work=place,
+            )
+        except CartChanged as exc:
+            exc.extra = {"cart": cart_payload(exc.quote)}  # the new cart, as GET cart shows it
+            raise
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
         return Response(answer.body, status=answer.status_code, headers=headers)

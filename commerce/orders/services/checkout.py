@@ -67,7 +67,6 @@ from commerce.core.errors import Conflict, InvalidInput
 from commerce.offers.services import coupon_redeem
 
 from ..adjustments import adjustment_providers
-from ..api.cart_serializers import cart_payload
 from ..events import order_placed, publish
 from ..models import (
     Cart,
@@ -89,8 +88,9 @@ from .numbers import order_number_insert
 
 
 class CartChanged(Conflict):
-    """409 ``cart_changed``: the cart costs something else than the shopper last saw. ``extra["cart"]`` is the
-    new cart. :meth:`after_rollback` records that quote as seen once the checkout's transaction has rolled back
+    """409 ``cart_changed``: the cart costs something else than the shopper last saw. ``quote`` is the new cart's
+    quote; the API adds it to the error body as ``cart`` (the service layer does not render API payloads).
+    :meth:`after_rollback` records that quote as seen once the checkout's transaction has rolled back
     (each enclosing transaction that rolls back runs it again), so a retry of the same request goes through."""
 
     def __init__(self, quote: CartQuote) -> None:
@@ -98,7 +98,6 @@ class CartChanged(Conflict):
             "Your cart changed since you last saw it (a price, your coupon or a discount). "
             "Review the cart and check out again.",
             code="cart_changed",
-            extra={"cart": cart_payload(quote)},
         )
         self.cart_id = quote.cart.pk
         self.quote_fingerprint = quote.fingerprint()
