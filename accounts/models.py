@@ -11,7 +11,7 @@
   raise, and the database itself refuses ``UPDATE`` (and ``DELETE`` on PostgreSQL) with a trigger.
 """
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -21,6 +21,9 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django_otp.models import Device
+
+from commerce.core.models import AppendOnlyError as AppendOnlyError  # re-exported: raised by AuditEntry
+from commerce.core.models import AppendOnlyModel, AppendOnlyQuerySet
 
 from .phone import validate_e164
 
@@ -172,25 +175,11 @@ class SmsDevice(Device):
         return phone_otp_check(phone=self.phone, purpose=PhoneOTP.Purpose.SECOND_FACTOR, code=token).ok
 
 
-class AppendOnlyError(Exception):
-    """Raised on any attempt to change or delete an :class:`AuditEntry`."""
+class AuditEntryQuerySet(AppendOnlyQuerySet):
+    """Audit entries are only ever inserted (see :class:`~commerce.core.models.AppendOnlyQuerySet`)."""
 
 
-class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("Audit entries cannot be changed.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Audit entries cannot be deleted.")
-
-    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
-        raise AppendOnlyError("Audit entries cannot be changed.")
-
-    def update_or_create(self, *args: Any, **kwargs: Any):
-        raise AppendOnlyError("Audit entries cannot be changed.")
-
-
-class AuditEntry(models.Model):
+class AuditEntry(AppendOnlyModel):
     """Who did what to which object, when and from where. Written only by
     :func:`accounts.services.audit.audit_record`; never changed or deleted.
 
@@ -227,15 +216,6 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label or 'system'} {self.action}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding or kwargs.get("force_update"):
-            raise AppendOnlyError("Audit entries cannot be changed.")
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any):
-        raise AppendOnlyError("Audit entries cannot be deleted.")
 
 
 class FingerprintKind(models.TextChoices):

@@ -25,8 +25,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import AppendOnlyError
 from commerce.catalog.models import Merchant
+from commerce.core.models import AppendOnlyModel
 from commerce.core.money import CURRENCY_CHOICES, validate_currency
 from commerce.offers.models import Offer, OfferClick
 from commerce.orders.models import Order
@@ -36,40 +36,6 @@ ZERO = Decimal("0.00")
 
 def _money(**kwargs: Any) -> models.DecimalField:
     return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)
-
-
-class AppendOnlyQuerySet(models.QuerySet[Any]):
-    """Refuses bulk changes: rows of an append-only table are only ever inserted."""
-
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError(f"{self.model.__name__} rows cannot be changed.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError(f"{self.model.__name__} rows cannot be deleted.")
-
-    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
-        raise AppendOnlyError(f"{self.model.__name__} rows cannot be changed.")
-
-    def update_or_create(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError(f"{self.model.__name__} rows cannot be changed.")
-
-
-class AppendOnlyModel(models.Model):
-    """Inserted once, never saved again nor deleted (the database triggers of migration 0002 back this up)."""
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding or kwargs.get("force_update"):
-            raise AppendOnlyError(f"{type(self).__name__} rows cannot be changed.")
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError(f"{type(self).__name__} rows cannot be deleted.")
 
 
 # --- merchants' cashback terms ----------------------------------------------------------------------------

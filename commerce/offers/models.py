@@ -32,6 +32,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from commerce.catalog.models import Category, Merchant, MerchantStatus, Product
+from commerce.core.models import AppendOnlyError as AppendOnlyError  # re-exported
 from commerce.core.models import TimeStampedModel
 from commerce.core.money import CURRENCY_CHOICES, default_currency, validate_currency
 
@@ -280,10 +281,6 @@ REDEMPTION_TRANSITIONS: dict[str, set[str]] = {
     RedemptionStatus.REDEEMED: {RedemptionStatus.RELEASED},
     RedemptionStatus.RELEASED: set(),
 }
-
-
-class AppendOnlyError(Exception):
-    """Raised on an attempt to delete rows of an append-only table."""
 
 
 class OfferRedemptionQuerySet(models.QuerySet["OfferRedemption"]):

@@ -22,9 +22,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils import timezone
 
-from accounts.models import AppendOnlyError
 from commerce.catalog.models import Category, Merchant, Product, ProductVariant
-from commerce.core.models import TimeStampedModel
+from commerce.core.models import AppendOnlyModel, AppendOnlyQuerySet, TimeStampedModel
 from commerce.core.money import CURRENCY_CHOICES, validate_currency
 
 MAX_LINE_QUANTITY = 100
@@ -362,21 +361,12 @@ class OrderEventType(models.TextChoices):
     INVOICED = "invoiced", "Invoiced"
 
 
-class OrderEventQuerySet(models.QuerySet["OrderEvent"]):
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("Order events cannot be changed.")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("Order events cannot be deleted.")
-
-    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
-        raise AppendOnlyError("Order events cannot be changed.")
-
+class OrderEventQuerySet(AppendOnlyQuerySet):
     def shopper_visible(self) -> "OrderEventQuerySet":
         return self.filter(shopper_visible=True)
 
 
-class OrderEvent(models.Model):
+class OrderEvent(AppendOnlyModel):
     """The order's history and audit trail: who moved it from which status to which, when, and why."""
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events")
@@ -405,15 +395,6 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.type}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding or kwargs.get("force_update"):
-            raise AppendOnlyError("Order events cannot be changed.")
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any):
-        raise AppendOnlyError("Order events cannot be deleted.")
 
 
 # --- checkout idempotency -----------------------------------------------------------------------------------
