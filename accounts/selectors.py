@@ -2,13 +2,13 @@
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts.models import SmsDevice, User
+from accounts.models import AccountFingerprint, FingerprintKind, SmsDevice, User
 from accounts.roles import ALL_ROLES
 
 
@@ -46,3 +46,19 @@ def user_sessions(*, user: User) -> QuerySet[OutstandingToken]:
         .order_by("-created_at", "-id")
         .only("id", "jti", "created_at", "expires_at")
     )
+
+
+def accounts_sharing_fingerprints(*, user_id: int) -> dict[str, int]:
+    """For each fingerprint kind (``ip``, ``device``, ``phone``), how many *other* accounts were seen with any of
+    the hashes this account was seen with (0 when none). One query, whatever the history: a semi-join on the
+    ``(kind, value_hash)`` index."""
+    mine = AccountFingerprint.objects.filter(user_id=user_id, kind=OuterRef("kind"), value_hash=OuterRef("value_hash"))
+    counts = dict(
+        AccountFingerprint.objects.filter(Exists(mine))
+        .exclude(user_id=user_id)
+        .order_by()
+        .values("kind")
+        .annotate(accounts=Count("user_id", distinct=True))
+        .values_list("kind", "accounts")
+    )
+    return {str(kind): counts.get(kind, 0) for kind in FingerprintKind.values}

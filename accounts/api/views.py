@@ -9,10 +9,11 @@ they hold tokens, one-time secrets or personal data that no browser or proxy cac
 creates a Django session or sets a cookie: the API authenticates with bearer tokens only.
 """
 
+import logging
 from contextlib import ExitStack
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -21,13 +22,17 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.captcha import captcha_check, captcha_client_config, signin_attempt, signin_captcha_check
 from accounts.errors import AuthenticationError, TooManyRequests
+from accounts.models import User
 from accounts.permissions import signed_in
 from accounts.selectors import two_factor_status, user_sessions
 from accounts.services.audit import audit_context
+from accounts.services.fingerprints import account_fingerprint_record
 from accounts.services.profile import phone_verification_confirm, phone_verification_request, user_update_profile
 from accounts.services.registration import user_register
 from accounts.services.tokens import (
@@ -56,8 +61,19 @@ from commerce.core.errors import Conflict
 from . import serializers as s
 from .throttles import LoginAccountThrottle, LoginIpThrottle, OtpIpThrottle, OtpPhoneThrottle, sms_rate_check
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_THROTTLES: list[type[BaseThrottle]] = list(api_settings.DEFAULT_THROTTLE_CLASSES)  # type: ignore[arg-type]  # classes once loaded
 OTP_SENT_DETAIL = "A code is on its way by SMS. It expires in 5 minutes."
+DEVICE_ID_HEADER = "X-Device-Id"
+DEVICE_ID_PARAMETER = OpenApiParameter(
+    DEVICE_ID_HEADER,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    type=str,
+    description="Optional: a stable random id the app or browser keeps for this device (1 to 200 printable "
+    "characters, e.g. a UUID). Only a keyed hash of it is kept, for fraud checks.",
+)
 CAPTCHA_ERRORS = {
     400: OpenApiResponse(description="invalid, captcha_required or captcha_invalid"),
     503: OpenApiResponse(description="service_unavailable: the CAPTCHA provider did not answer"),
@@ -115,7 +131,10 @@ class RegisterView(PublicView):
     throttle_classes = [*DEFAULT_THROTTLES, LoginIpThrottle]
 
     @extend_schema(
-        request=s.RegisterSerializer, responses={201: s.RegisteredSerializer, **CAPTCHA_ERRORS}, tags=["auth"]
+        request=s.RegisterSerializer,
+        parameters=[DEVICE_ID_PARAMETER],
+        responses={201: s.RegisteredSerializer, **CAPTCHA_ERRORS},
+        tags=["auth"],
     )
     def post(self, request: Request) -> Response:
         """Create an account with email and password (Django's password validators apply). Needs ``captcha``
@@ -124,6 +143,7 @@ class RegisterView(PublicView):
         captcha_check(token=data.get("captcha"), remote_ip=client_ip(request))
         user = user_register(email=data["email"], password=data["password"], full_name=data["full_name"])
         tokens = token_pair_issue(user=user)
+        _fingerprints_record(request, user_id=user.pk, phone=user.phone)
         body = {"user": s.UserSerializer(user).data, "access": tokens.access, "refresh": tokens.refresh}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -133,6 +153,7 @@ class TokenObtainView(PublicView):
 
     @extend_schema(
         request=s.TokenObtainSerializer,
+        parameters=[DEVICE_ID_PARAMETER],
         responses={
             200: s.TokenPairSerializer,
             401: OpenApiResponse(description="no_active_account, otp_required or otp_invalid"),
@@ -153,6 +174,7 @@ class TokenObtainView(PublicView):
                 otp=data.get("otp") or None,
                 sms_rate_check=sms_rate_check(request),
             )
+        _fingerprints_record(request, access_token=tokens.access)
         return Response({"access": tokens.access, "refresh": tokens.refresh})
 
 
@@ -198,6 +220,7 @@ class OtpVerifyView(PublicView):
 
     @extend_schema(
         request=s.OtpVerifySerializer,
+        parameters=[DEVICE_ID_PARAMETER],
         responses={
             200: s.PhoneLoginSerializer,
             401: OpenApiResponse(description="otp_invalid, otp_expired, otp_attempts_exceeded, otp_required"),
@@ -211,6 +234,7 @@ class OtpVerifyView(PublicView):
             login = phone_login_verify(
                 phone=data["phone"], code=data["code"], otp=data.get("otp") or None, request=request
             )
+        _fingerprints_record(request, user_id=login.user.pk, phone=login.user.phone)
         return Response(
             {
                 "access": login.tokens.access,
@@ -387,6 +411,23 @@ class SessionDetailView(AccountsAPIView):
         """Sign that device out (revoke its refresh token). Another user's session is a 404."""
         session_revoke(user=signed_in(request), session_id=session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _fingerprints_record(
+    request: Request, *, user_id: int | None = None, phone: str | None = None, access_token: str = ""
+) -> None:
+    """Record the IP, the ``X-Device-Id`` header and the phone the account signed in or up with (for fraud
+    checks; :mod:`accounts.services.fingerprints`). After a password sign-in the account is the one the new
+    ``access_token`` names. Never fails the request: the sign-in already succeeded, so an error is only logged."""
+    try:
+        if user_id is None:
+            user_id = int(AccessToken(access_token)[jwt_settings.USER_ID_CLAIM])  # type: ignore[arg-type]  # the encoded token
+            phone = User.objects.filter(pk=user_id).values_list("phone", flat=True).first()
+        account_fingerprint_record(
+            user_id=user_id, ip=client_ip(request), device_id=request.headers.get(DEVICE_ID_HEADER), phone=phone
+        )
+    except Exception:
+        logger.exception("Recording the fingerprints of a sign-in failed; the sign-in goes on.")
 
 
 def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
