@@ -1,3 +1,10 @@
-"""Routes of conversions (filled in by its view module)."""
+"""Route of the merchants' signed conversion reports (``cashback/conversions``): no JWT, the signature is the
+credential."""
 
-urlpatterns: list = []
+from django.urls import URLPattern, path
+
+from .conversions import ConversionReportView
+
+urlpatterns: list[URLPattern] = [
+    path("cashback/conversions", ConversionReportView.as_view(), name="cashback-conversions"),
+]

@@ -6,6 +6,9 @@ admins see everything. The scoping is the catalog's :class:`MerchantScopedAdminM
 autocomplete widgets, so no page loads every product or category. Saving goes through ``offer_save`` and
 the switch actions through ``offer_set_active``, like any other caller: the form only shows the model's and
 the service's errors on their fields, and ``is_active`` of an existing offer is read-only (use the actions).
+The affiliate link's state is read-only too ("Link": working, broken since when and where clicks go instead);
+the actions "Mark link broken" / "Mark link working" call ``offer_link_mark`` (audited), and the periodic
+link check sets it as well.
 Redemptions, clicks and daily counts are read-only records: no add, change or delete for anyone, and their
 pages show no Save buttons, no add button and no action checkboxes.
 
@@ -31,6 +34,7 @@ from commerce.core.errors import DomainError
 
 from .models import DiscountType, Offer, OfferClick, OfferDailyStats, OfferRedemption
 from .services import offer_save, offer_set_active, offer_validate
+from .services.links import offer_link_mark
 
 register_merchant_scoped_model(Offer, "merchant")
 
@@ -42,6 +46,13 @@ class OfferAdminForm(forms.ModelForm):
         required=False,
         assume_scheme="https",
         help_text=Offer._meta.get_field("destination_url").help_text,
+    )
+    fallback_url = forms.URLField(
+        label="Fallback URL",
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        help_text=Offer._meta.get_field("fallback_url").help_text,
     )
 
     class Meta:
@@ -63,6 +74,7 @@ class OfferAdminForm(forms.ModelForm):
             "products",
             "cashback_rate",
             "destination_url",
+            "fallback_url",
             "starts_at",
             "ends_at",
             "usage_limit",
@@ -142,15 +154,18 @@ class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
     list_select_related = ("merchant",)
     search_fields = ("title", "code", "merchant__name", "merchant__slug")
     autocomplete_fields = ("merchant", "categories", "products")
-    readonly_fields = ("times_used", "created_at", "updated_at")
+    readonly_fields = ("times_used", "link_status", "link_checked_at", "created_at", "updated_at")
     date_hierarchy = "starts_at"
     ordering = ("-starts_at", "-id")
-    actions = ("switch_on", "switch_off")
+    actions = ("switch_on", "switch_off", "mark_link_broken", "mark_link_working")
     fieldsets = (
         (None, {"fields": ("merchant", "title", "description", "kind", "code", "is_active")}),
         ("Discount", {"fields": ("discount_type", "discount_value", "max_discount", "min_order_amount", "currency")}),
         ("Applies to", {"fields": ("applies_to", "categories", "products")}),
-        ("Cashback and destination", {"fields": ("cashback_rate", "destination_url")}),
+        (
+            "Cashback and destination",
+            {"fields": ("cashback_rate", "destination_url", "fallback_url", "link_status", "link_checked_at")},
+        ),
         ("Schedule and limits", {"fields": ("starts_at", "ends_at", "usage_limit", "per_user_limit", "times_used")}),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
@@ -165,6 +180,14 @@ class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
     def uses(self, obj: Offer) -> str:
         used = f"{obj.times_used} / {obj.usage_limit}" if obj.usage_limit is not None else str(obj.times_used)
         return format_html('<span class="whitespace-nowrap">{}</span>', used)
+
+    @display(description="Link")
+    def link_status(self, obj: Offer) -> str:
+        if obj.link_broken_at is None:
+            return "Working" if obj.link_checked_at is not None else "Not checked yet"
+        when = timezone.localtime(obj.link_broken_at)
+        goes_to = "the fallback URL" if obj.fallback_url else "the merchant's website"
+        return f"Broken since {when:%Y-%m-%d %H:%M}: clicks go to {goes_to}"
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -195,6 +218,21 @@ class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
     @admin.action(description="Switch off (pause)", permissions=["change"])
     def switch_off(self, request, queryset):
         self._switch(request, queryset, False)
+
+    def _mark_link(self, request, queryset: QuerySet[Offer], broken: bool) -> None:
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        for offer_id in ids:
+            offer_link_mark(offer_id=offer_id, broken=broken, actor=request.user)
+        state = "broken: clicks go to the fallback" if broken else "working"
+        self.message_user(request, f"{len(ids)} offer link(s) marked {state}.", messages.SUCCESS)
+
+    @admin.action(description="Mark link broken (clicks go to the fallback)", permissions=["change"])
+    def mark_link_broken(self, request, queryset):
+        self._mark_link(request, queryset, True)
+
+    @admin.action(description="Mark link working", permissions=["change"])
+    def mark_link_working(self, request, queryset):
+        self._mark_link(request, queryset, False)
 
 
 class _ReadOnlyOfferRecordAdmin(MerchantScopedAdminMixin, ModelAdmin):

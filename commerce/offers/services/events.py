@@ -38,6 +38,7 @@ from commerce.core.redis_guard import RateLimitedLog, is_redis_unavailable
 
 from .. import buffer
 from ..models import Offer, OfferClick, OfferDailyStats, OfferEventFlush
+from .links import offer_click_destination
 
 logger = logging.getLogger(__name__)
 _log = RateLimitedLog(logger)
@@ -110,9 +111,11 @@ def offer_click_record(
 ) -> RecordedClick:
     """Record a click through to the merchant and return the destination URL carrying the new click id.
 
-    Raises ``Conflict(code="offer_no_destination")`` when neither the offer nor its merchant has a URL.
+    While the offer's link is marked broken the click goes to its fallback URL, else the merchant's website
+    (:func:`~commerce.offers.services.links.offer_click_destination`). Raises
+    ``Conflict(code="offer_no_destination")`` when neither the offer nor its merchant has a URL.
     """
-    destination = offer.destination
+    destination = offer_click_destination(offer)
     if not destination:
         raise Conflict("This offer has no destination to go to.", code="offer_no_destination")
     click = buffer.BufferedClick(
