@@ -1,3 +1,9 @@
-"""Routes of withdrawals (filled in by its view module)."""
+"""Routes of withdrawals: ``wallet/withdrawals`` (list and request)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .withdrawals import WithdrawalListCreateView
+
+urlpatterns = [
+    path("wallet/withdrawals", WithdrawalListCreateView.as_view(), name="wallet-withdrawals"),
+]
