@@ -474,7 +474,11 @@ def _claim(withdrawal_id: int) -> tuple[Withdrawal, PayoutProvider | None]:
         )
         if not sendable:
             return withdrawal, None
-        provider = payout_provider_named(withdrawal.provider)
+        try:
+            provider = payout_provider_named(withdrawal.provider)
+        except PayoutUnavailable as exc:
+            logger.warning("withdrawal %s: payout not sent: %s", withdrawal.pk, exc.detail)
+            return withdrawal, None
         if not provider.automatic:
             return withdrawal, None
         if withdrawal.status == WithdrawalStatus.APPROVED:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.test import override_settings
 
 from cashback.models import Wallet, WalletEntry, WalletEntryKind, Withdrawal
@@ -170,7 +171,6 @@ def test_an_empty_wallet_is_a_409(shopper, shopper_client):
 
 def test_a_negative_balance_refuses_every_withdrawal(shopper, shopper_client):
     wallet_fund(user=shopper, amount="1000.00")
-    from django.db import transaction
 
     with transaction.atomic():
         wallet = wallet_lock(user_id=shopper.pk)
