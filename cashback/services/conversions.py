@@ -50,7 +50,7 @@ import hmac
 import logging
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from io import BytesIO
@@ -133,7 +133,6 @@ class _Trace:
 
     merchant_id: int | None = None
     conversion_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def max_age() -> timedelta:
@@ -159,8 +158,7 @@ def _verify(*, merchant_slug: str, signature: str, timestamp: str, body: bytes, 
     if not _TIMESTAMP.match(timestamp) or not _SIGNATURE.match(signature):
         raise refused
     terms = (
-        MerchantCashback.objects.select_related("merchant")
-        .filter(merchant__slug=merchant_slug)
+        MerchantCashback.objects.filter(merchant__slug=merchant_slug)
         .only("merchant_id", "conversion_secret", "previous_secret", "previous_secret_expires_at")
         .first()
     )
@@ -271,18 +269,20 @@ def _amount(data: dict[str, Any], errors: dict[str, list[str]]) -> Decimal | Non
     return amount
 
 
-def _click_for(report: ConversionReportData, merchant_id: int) -> OfferClick:
+def _click_for(report: ConversionReportData, merchant_id: int) -> tuple[OfferClick, int]:
+    """The click the report names and the shopper who made it."""
     click = OfferClick.objects.select_related("offer").filter(click_id=report.click_id).first()
     if click is None:
         raise NotFoundError("No click has this click_id.", code="unknown_click")
     if click.offer.merchant_id != merchant_id:
         raise PermissionDeniedError("This click was on another merchant's offer.", code="click_of_another_merchant")
-    if click.user_id is None:
+    user_id = click.user_id
+    if user_id is None:
         raise Conflict(
             "This click was made by a shopper who was not signed in; no cashback can be given.",
             code="click_not_attributable",
         )
-    return click
+    return click, user_id
 
 
 def _check_same_sale(conversion: Conversion, report: ConversionReportData, click: OfferClick) -> None:
@@ -302,7 +302,7 @@ def _check_same_sale(conversion: Conversion, report: ConversionReportData, click
 
 
 def _create_or_lock(
-    *, merchant_id: int, report: ConversionReportData, click: OfferClick, now: datetime
+    *, merchant_id: int, report: ConversionReportData, click: OfferClick, user_id: int, now: datetime
 ) -> tuple[Conversion, bool]:
     """The conversion of this (merchant, reference), locked, and whether this call created it."""
     lookup = Conversion.objects.select_for_update().filter(merchant_id=merchant_id, reference=report.reference)
@@ -315,7 +315,7 @@ def _create_or_lock(
                 merchant_id=merchant_id,
                 offer_id=click.offer_id,
                 click=click,
-                user_id=click.user_id,
+                user_id=user_id,
                 reference=report.reference,
                 sale_amount=report.amount,
                 currency=report.currency,
@@ -338,9 +338,11 @@ def _apply(
     now: datetime,
     trace: _Trace,
 ) -> ConversionOutcome:
-    click = _click_for(report, merchant_id)
+    click, user_id = _click_for(report, merchant_id)
     with transaction.atomic():
-        conversion, created = _create_or_lock(merchant_id=merchant_id, report=report, click=click, now=now)
+        conversion, created = _create_or_lock(
+            merchant_id=merchant_id, report=report, click=click, user_id=user_id, now=now
+        )
         trace.conversion_id = conversion.pk
         if not created:
             _check_same_sale(conversion, report, click)
