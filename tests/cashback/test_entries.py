@@ -446,3 +446,44 @@ def test_other_users_entries_are_untouched(paid_order):
 
     assert _wallet(other).pending == Decimal("49.90")
     assert CashbackEntry.objects.get(pk=theirs.pk).status == CashbackStatus.PENDING
+
+
+# --- with the real risk rules --------------------------------------------------------------------------------------
+
+
+def test_real_risk_rules_credit_a_low_score(paid_order, shopper):
+    entry = _confirmed_entry(paid_order)  # a brand-new account: "new_account" (20) alone
+
+    entry = entries.cashback_assess(entry_id=entry.pk)
+
+    assert (entry.status, entry.risk_score, entry.risk_level) == ("credited", 20, "low")
+    assert [rule["code"] for rule in RiskAssessment.objects.get(entry=entry).rules] == ["new_account"]
+
+
+def test_real_risk_rules_send_a_high_score_to_review(paid_order, shopper, merchant):
+    from cashback.models import MerchantCashback
+
+    MerchantCashback.objects.create(merchant=merchant, flagged_risky=True)
+    entry = _confirmed_entry(paid_order)  # new account (20) + risky merchant (30) = 50, the threshold
+
+    entry = entries.cashback_assess(entry_id=entry.pk)
+
+    assert (entry.status, entry.risk_score, entry.risk_level) == ("confirmed", 50, "high")
+    assert WalletEntry.objects.count() == 0
+
+
+def test_a_shopper_with_only_a_phone_gets_an_sms(paid_order, risk, django_capture_on_commit_callbacks):
+    phone_only = UserFactory(email="", phone="+919800000001", full_name="Ravi")
+    order = paid_order(user=phone_only)
+    entry = entries.cashback_create_for_order(order_id=order.pk)
+    entries.cashback_confirm(entry_id=entry.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        entries.cashback_assess(entry_id=entry.pk)
+
+    message = Notification.objects.get(template="cashback/credited")
+    assert (message.channel, message.recipient) == ("sms", "+919800000001")
+    assert message.body == (
+        f"Commerce: ₹49.90 cashback on order {order.number} credited to your wallet. Balance: ₹49.90."
+    )
+    assert not Notification.objects.filter(channel="email").exists()
