@@ -521,3 +521,15 @@ def test_the_endpoint_is_throttled_per_ip_in_its_own_scope(terms, click, monkeyp
     monkeypatch.setattr(ConversionThrottle, "num_requests", 2, raising=False)
     statuses = [post(report(), secret="wrong").status_code for _ in range(3)]
     assert statuses == [401, 401, 429]
+
+
+def test_a_refused_report_costs_two_queries(terms, click, django_assert_num_queries):
+    with django_assert_num_queries(2):  # the merchant's secrets; the report's record
+        assert post(report(), secret="wrong").status_code == 401
+
+
+def test_a_resent_report_costs_a_fixed_number_of_queries(terms, click, django_assert_num_queries):
+    post(report())
+    # Secrets, click, savepoint, conversion locked, its entry, the report's record, savepoint released.
+    with django_assert_num_queries(7):
+        assert post(report()).status_code == 200
