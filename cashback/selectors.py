@@ -44,19 +44,19 @@ from .models import (
 
 
 def mask_vpa(vpa: str) -> str:
-    """``priya.sharma@okaxis`` -> ``pr***@okaxis``: the first two characters of the name and the handle."""
+    """``priya.sharma@okaxis`` -> ``pr***@okaxis``: the first two characters of the name and the handle (the
+    shape ``cashback.services.withdrawals`` shows too)."""
     name, _, handle = (vpa or "").partition("@")
-    shown = name[:2] if len(name) > 2 else name[:1]
-    return f"{shown}***@{handle}" if handle else f"{shown}***"
+    return f"{name[:2]}***@{handle}"
 
 
 def mask_account_number(number: str) -> str:
-    """``123456789012`` -> ``****9012``: only the last four digits."""
-    return f"****{(number or '')[-4:]}"
+    """``123456789012`` -> ``XXXXXX9012``: only the last four digits."""
+    return f"XXXXXX{(number or '')[-4:]}"
 
 
 def withdrawal_destination_masked(withdrawal: Withdrawal) -> str:
-    """``UPI pr***@okaxis`` or ``bank account ****9012 (HDFC0001234)``: enough for the shopper or support to
+    """``UPI pr***@okaxis`` or ``bank account XXXXXX9012 (HDFC0001234)``: enough for the shopper or support to
     recognise it, never enough to pay to it."""
     if withdrawal.method == WithdrawalMethod.UPI:
         return f"UPI {mask_vpa(withdrawal.vpa)}"

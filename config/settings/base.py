@@ -254,7 +254,21 @@ ADMIN_NAVIGATION: list[tuple[str, list[tuple[str, str, str]]]] = [
             ("Refunds", "currency_exchange", "payments.Refund"),
             ("Webhook events", "webhook", "payments.WebhookEvent"),
         ],
-    ),  # cashback and withdrawals once they have admins
+    ),
+    (
+        "Cashback",
+        [
+            ("Cashback review", "fact_check", "cashback.CashbackEntry"),
+            ("Cashback history", "history", "cashback.CashbackEntryEvent"),
+            ("Risk assessments", "shield", "cashback.RiskAssessment"),
+            ("Withdrawals", "outbox", "cashback.Withdrawal"),
+            ("Wallets", "account_balance_wallet", "cashback.Wallet"),
+            ("Wallet ledger", "receipt_long", "cashback.WalletEntry"),
+            ("Conversions", "conversion_path", "cashback.Conversion"),
+            ("Conversion reports", "inbox", "cashback.ConversionReport"),
+            ("Cashback terms", "tune", "cashback.MerchantCashback"),
+        ],
+    ),
     ("Loyalty", []),  # points, tiers and rewards once they have admins
     (
         "System",
