@@ -124,15 +124,18 @@ def payout_result(payout: dict[str, Any]) -> PayoutResult:
     reference = payout.get("id")
     if not isinstance(status, str) or not isinstance(reference, str) or not reference:
         raise PayoutUnavailable("RazorpayX answered with a payout we cannot read; try again shortly.")
-    utr = payout.get("utr") if isinstance(payout.get("utr"), str) else ""
+    utr = payout.get("utr")
     if status == "processed":
-        return PayoutResult(status=PayoutStatus.PAID, reference=reference, utr=utr or "")
+        return PayoutResult(status=PayoutStatus.PAID, reference=reference, utr=utr if isinstance(utr, str) else "")
     if status in PROCESSING_STATES:
         return PayoutResult(status=PayoutStatus.PROCESSING, reference=reference)
     if status in FAILED_STATES:
-        details = payout.get("status_details") if isinstance(payout.get("status_details"), dict) else {}
-        reason = details.get("description") or payout.get("failure_reason") or f"The payout was {status}."
-        return PayoutResult(status=PayoutStatus.FAILED, reference=reference, failure_reason=str(reason)[:300])
+        details = payout.get("status_details")
+        described = details.get("description") if isinstance(details, dict) else None
+        reason = described or payout.get("failure_reason") or f"The payout was {status}."
+        return PayoutResult(
+            status=PayoutStatus.FAILED, reference=reference, failure_reason=str(reason)[:MAX_REASON_LENGTH]
+        )
     logger.error("RazorpayX payout %s has an unknown status %r", reference, status)
     raise PayoutUnavailable(f"RazorpayX payout {reference} is in an unknown state ({status}).")
 

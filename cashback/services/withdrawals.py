@@ -547,13 +547,14 @@ def withdrawals_refresh_payouts(*, limit: int = 100, now: datetime | None = None
     Processing ones with a provider reference are fetched; approved or processing ones without a reference that
     have not moved for :data:`RESEND_AFTER` (their send task was lost, or the provider did not answer) are sent
     again with the same idempotency key. One provider problem never stops the others."""
+    limit = max(limit, 0)
     stale = (now or timezone.now()) - RESEND_AFTER
     automatic = Withdrawal.objects.exclude(provider__in=("", MANUAL)).order_by("updated_at", "pk")
     unsent = automatic.filter(
         status__in=(WithdrawalStatus.APPROVED, WithdrawalStatus.PROCESSING), provider_reference="", updated_at__lt=stale
     )
     in_flight = automatic.filter(status=WithdrawalStatus.PROCESSING).exclude(provider_reference="")
-    due = [*unsent[:limit], *in_flight[:limit]][: max(limit, 0)]
+    due = [*unsent[:limit], *in_flight[:limit]][:limit]
     settled = 0
     for withdrawal in due:
         try:

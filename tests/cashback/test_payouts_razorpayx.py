@@ -24,7 +24,7 @@ from cashback.services.withdrawals import (
     withdrawal_request,
     withdrawals_refresh_payouts,
 )
-from cashback.tasks.withdrawals import refresh_payouts
+from cashback.tasks.withdrawals import refresh_payouts, send_payout
 from commerce.core.errors import Conflict
 from tests.cashback.conftest import wallet_fund
 from tests.cashback.razorpayx_fakes import ACCOUNT_NUMBER, KEY_ID, KEY_SECRET, install_fake_razorpayx
@@ -323,3 +323,21 @@ def test_an_approval_whose_task_was_lost_is_sent_by_the_sweep(finance, upi, fake
 
     assert len(fake.created()) == 1
     assert Withdrawal.objects.get().provider_reference == "pout_00000000000001"
+
+
+def test_the_sweep_takes_at_most_limit_withdrawals(shopper, finance, upi, fake, frozen):
+    second = withdrawal_request(user_id=shopper.pk, amount="100", method="upi", vpa="priya@okaxis")
+    withdrawal_approve(withdrawal_id=upi.pk, actor=finance)
+    withdrawal_approve(withdrawal_id=second.pk, actor=finance)
+    frozen.shift(timedelta(minutes=6))
+
+    withdrawals_refresh_payouts(limit=0)
+    assert fake.calls == []
+    withdrawals_refresh_payouts(limit=1)
+
+    assert [call.json["reference_id"] for call in fake.created()] == [f"withdrawal-{upi.pk}"]
+
+
+def test_the_send_task_skips_a_withdrawal_that_does_not_exist(fake):
+    assert send_payout(987654) == "missing"
+    assert fake.calls == []
