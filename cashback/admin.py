@@ -123,7 +123,9 @@ REPORT_LABELS = {ReportOutcome.ACCEPTED: "success", ReportOutcome.UNCHANGED: "in
 
 
 if TYPE_CHECKING:  # the mixin is only ever combined with ModelAdmin
-    _AdminBase = ModelAdmin[Any]
+    from django.contrib.admin import ModelAdmin as DjangoModelAdmin
+
+    _AdminBase = DjangoModelAdmin[Any]
 else:
     _AdminBase = object
 
@@ -255,11 +257,21 @@ def _in_review_queue(request: HttpRequest) -> bool:
     return request.GET.get(QueueFilter.parameter_name, QueueFilter.REVIEW) not in (QueueFilter.ALL,)
 
 
+_CASHBACK_ENTRY_EVENT_INLINE_FIELDS: list[str] = [
+    "created_at",
+    "from_status",
+    "to_status",
+    "amount_text",
+    "note",
+    "actor_text",
+]
+
+
 class CashbackEntryEventInline(_ReadOnlyInline):
     model = CashbackEntryEvent
     verbose_name_plural = "history"
-    fields = ["created_at", "from_status", "to_status", "amount_text", "note", "actor_text"]
-    readonly_fields = fields
+    fields = tuple(_CASHBACK_ENTRY_EVENT_INLINE_FIELDS)
+    readonly_fields = _CASHBACK_ENTRY_EVENT_INLINE_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CashbackEntryEvent]:
         return super().get_queryset(request).select_related("entry", "actor")
@@ -273,11 +285,14 @@ class CashbackEntryEventInline(_ReadOnlyInline):
         return _shopper(obj.actor) if obj.actor_id and obj.actor else "system"
 
 
+_RISK_ASSESSMENT_INLINE_FIELDS: list[str] = ["created_at", "score", "level", "rules_list"]
+
+
 class RiskAssessmentInline(_ReadOnlyInline):
     model = RiskAssessment
     verbose_name_plural = "risk assessments"
-    fields = ["created_at", "score", "level", "rules_list"]
-    readonly_fields = fields
+    fields = tuple(_RISK_ASSESSMENT_INLINE_FIELDS)
+    readonly_fields = _RISK_ASSESSMENT_INLINE_FIELDS
     ordering = ["-created_at", "-id"]
 
     @display(description="Rules that fired")
@@ -286,7 +301,7 @@ class RiskAssessmentInline(_ReadOnlyInline):
 
 
 @admin.register(CashbackEntry)
-class CashbackEntryAdmin(_ActionsMixin, _ReadOnly, ModelAdmin):
+class CashbackEntryAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
     list_display = [
         "id",
         "shopper",
@@ -331,7 +346,7 @@ class CashbackEntryAdmin(_ActionsMixin, _ReadOnly, ModelAdmin):
             .prefetch_related(Prefetch("risk_assessments", queryset=latest_first, to_attr="assessments"))
         )
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
+    def get_ordering(self, request: HttpRequest) -> Any:
         if _in_review_queue(request):
             return ["-risk_score", "created_at", "id"]
         return ["-created_at", "-id"]
@@ -456,6 +471,9 @@ class CashbackEntryEventAdmin(_ReadOnly, ModelAdmin):
     show_full_result_count = False
 
 
+_RISK_ASSESSMENT_ADMIN_FIELDS: list[str] = ["entry", "score", "level", "rules_list", "created_at"]
+
+
 @admin.register(RiskAssessment)
 class RiskAssessmentAdmin(_ReadOnly, ModelAdmin):
     actions = None
@@ -464,8 +482,8 @@ class RiskAssessmentAdmin(_ReadOnly, ModelAdmin):
     search_fields = ["=entry__id"]
     list_per_page = 50
     show_full_result_count = False
-    fields = ["entry", "score", "level", "rules_list", "created_at"]
-    readonly_fields = fields
+    fields = tuple(_RISK_ASSESSMENT_ADMIN_FIELDS)
+    readonly_fields = _RISK_ASSESSMENT_ADMIN_FIELDS
 
     @display(description="Rules that fired")
     def rules_list(self, obj: RiskAssessment) -> str:
@@ -483,13 +501,24 @@ def _ledger_cause(row: WalletEntry) -> str:
     return "Staff adjustment" if row.actor_id else "-"
 
 
+_WALLET_ENTRY_INLINE_FIELDS: list[str] = [
+    "created_at",
+    "kind",
+    "amount_text",
+    "held_text",
+    "balance_text",
+    "cause",
+    "reason",
+]
+
+
 class WalletEntryInline(_ReadOnlyInline):
     model = WalletEntry
     verbose_name_plural = "ledger (newest first)"
-    fields = ["created_at", "kind", "amount_text", "held_text", "balance_text", "cause", "reason"]
-    readonly_fields = fields
+    fields = tuple(_WALLET_ENTRY_INLINE_FIELDS)
+    readonly_fields = _WALLET_ENTRY_INLINE_FIELDS
     ordering = ["-created_at", "-id"]
-    per_page = 20
+    per_page: int | None = 20
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WalletEntry]:
         return super().get_queryset(request).select_related("wallet").order_by("-created_at", "-id")
@@ -511,6 +540,19 @@ class WalletEntryInline(_ReadOnlyInline):
         return _ledger_cause(obj)
 
 
+_WALLET_ADMIN_FIELDS: list[str] = [
+    "shopper",
+    "currency",
+    "available_text",
+    "pending_text",
+    "held_text",
+    "earned_text",
+    "ledger_link",
+    "created_at",
+    "updated_at",
+]
+
+
 @admin.register(Wallet)
 class WalletAdmin(_ActionsMixin, ModelAdmin):
     actions = None
@@ -523,18 +565,8 @@ class WalletAdmin(_ActionsMixin, ModelAdmin):
     show_full_result_count = False
     inlines = [WalletEntryInline]
     actions_detail = ["adjust_this_wallet"]
-    fields = [
-        "shopper",
-        "currency",
-        "available_text",
-        "pending_text",
-        "held_text",
-        "earned_text",
-        "ledger_link",
-        "created_at",
-        "updated_at",
-    ]
-    readonly_fields = fields
+    fields = tuple(_WALLET_ADMIN_FIELDS)
+    readonly_fields = _WALLET_ADMIN_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Wallet]:
         return super().get_queryset(request).select_related("user")
@@ -637,6 +669,22 @@ class WalletAdmin(_ActionsMixin, ModelAdmin):
         return redirect(page)
 
 
+_WALLET_ENTRY_ADMIN_FIELDS: list[str] = [
+    "wallet",
+    "kind",
+    "amount",
+    "held_amount",
+    "balance_after",
+    "held_after",
+    "key",
+    "cashback_entry",
+    "withdrawal",
+    "actor",
+    "reason",
+    "created_at",
+]
+
+
 @admin.register(WalletEntry)
 class WalletEntryAdmin(_ReadOnly, ModelAdmin):
     actions = None
@@ -658,21 +706,8 @@ class WalletEntryAdmin(_ReadOnly, ModelAdmin):
     list_per_page = 50
     ordering = ["-created_at", "-id"]
     show_full_result_count = False
-    fields = [
-        "wallet",
-        "kind",
-        "amount",
-        "held_amount",
-        "balance_after",
-        "held_after",
-        "key",
-        "cashback_entry",
-        "withdrawal",
-        "actor",
-        "reason",
-        "created_at",
-    ]
-    readonly_fields = fields
+    fields = tuple(_WALLET_ENTRY_ADMIN_FIELDS)
+    readonly_fields = _WALLET_ENTRY_ADMIN_FIELDS
 
     @display(description="Shopper", ordering="wallet__user__email")
     def shopper(self, obj: WalletEntry) -> str:
@@ -713,8 +748,24 @@ class WithdrawalLedgerInline(WalletEntryInline):
     per_page = None
 
 
+_WITHDRAWAL_ADMIN_FIELDS: list[str] = [
+    "shopper",
+    "amount_text",
+    "method",
+    "destination_text",
+    "status",
+    "provider",
+    "provider_reference",
+    "failure_reason",
+    "reviewed_by",
+    "reviewed_at",
+    "paid_at",
+    "created_at",
+]
+
+
 @admin.register(Withdrawal)
-class WithdrawalAdmin(_ActionsMixin, _ReadOnly, ModelAdmin):
+class WithdrawalAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
     list_display = [
         "id",
         "shopper",
@@ -734,26 +785,13 @@ class WithdrawalAdmin(_ActionsMixin, _ReadOnly, ModelAdmin):
     show_full_result_count = False
     inlines = [WithdrawalLedgerInline]
     actions = ["approve_withdrawals", "reject_withdrawals", "record_payout", "mark_failed"]
-    fields = [
-        "shopper",
-        "amount_text",
-        "method",
-        "destination_text",
-        "status",
-        "provider",
-        "provider_reference",
-        "failure_reason",
-        "reviewed_by",
-        "reviewed_at",
-        "paid_at",
-        "created_at",
-    ]
-    readonly_fields = fields
+    fields = tuple(_WITHDRAWAL_ADMIN_FIELDS)
+    readonly_fields = _WITHDRAWAL_ADMIN_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Withdrawal]:
         return super().get_queryset(request).select_related("user", "reviewed_by")
 
-    def get_ordering(self, request: HttpRequest) -> list[Any]:
+    def get_ordering(self, request: HttpRequest) -> Any:
         return [
             _WITHDRAWAL_RANK.asc(),
             "created_at",
@@ -789,13 +827,13 @@ class WithdrawalAdmin(_ActionsMixin, _ReadOnly, ModelAdmin):
             return f"UPI {obj.vpa}"
         return f"Bank account {obj.account_number}, IFSC {obj.ifsc}, in the name of {obj.account_name}"
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         """The full destination for those who pay it (``review_withdrawal``), masked for everyone else."""
         if not self.has_review_permission(request):
             return list(self.fields)
         return ["destination_full" if field == "destination_text" else field for field in self.fields]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.get_fields(request, obj)
 
     @display(description="Status", ordering="status", label=WITHDRAWAL_LABELS)
@@ -913,11 +951,14 @@ def _body(text: str) -> str:
     return format_html('<pre class="whitespace-pre-wrap break-all text-xs">{}</pre>', text)
 
 
+_CONVERSION_REPORT_INLINE_FIELDS: list[str] = ["received_at", "outcome", "error_code", "timestamp", "body_text"]
+
+
 class ConversionReportInline(_ReadOnlyInline):
     model = ConversionReport
     verbose_name_plural = "reports received (raw)"
-    fields = ["received_at", "outcome", "error_code", "timestamp", "body_text"]
-    readonly_fields = fields
+    fields = tuple(_CONVERSION_REPORT_INLINE_FIELDS)
+    readonly_fields = _CONVERSION_REPORT_INLINE_FIELDS
     ordering = ["-received_at", "-id"]
 
     @display(description="Body")
@@ -925,8 +966,22 @@ class ConversionReportInline(_ReadOnlyInline):
         return _body(obj.body)
 
 
+_CONVERSION_ADMIN_FIELDS: list[str] = [
+    "merchant",
+    "reference",
+    "offer",
+    "click_text",
+    "shopper",
+    "sale_text",
+    "status",
+    "cashback_status",
+    "reported_at",
+    "updated_at",
+]
+
+
 @admin.register(Conversion)
-class ConversionAdmin(MerchantScopedAdminMixin, _ReadOnly, ModelAdmin):
+class ConversionAdmin(_ReadOnly, MerchantScopedAdminMixin, ModelAdmin):
     merchant_scope_lookup = "merchant"
     actions = None
     list_display = ["reference", "merchant", "shopper", "sale_cell", "status_label", "cashback_status", "reported_at"]
@@ -938,19 +993,8 @@ class ConversionAdmin(MerchantScopedAdminMixin, _ReadOnly, ModelAdmin):
     ordering = ["-reported_at", "-id"]
     show_full_result_count = False
     inlines = [ConversionReportInline]
-    fields = [
-        "merchant",
-        "reference",
-        "offer",
-        "click_text",
-        "shopper",
-        "sale_text",
-        "status",
-        "cashback_status",
-        "reported_at",
-        "updated_at",
-    ]
-    readonly_fields = fields
+    fields = tuple(_CONVERSION_ADMIN_FIELDS)
+    readonly_fields = _CONVERSION_ADMIN_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversion]:
         return super().get_queryset(request).select_related("merchant", "user", "cashback", "click", "offer")
@@ -963,19 +1007,19 @@ class ConversionAdmin(MerchantScopedAdminMixin, _ReadOnly, ModelAdmin):
     def shopper_number(self, obj: Conversion) -> str:
         return f"#{obj.user_id}"
 
-    def _for(self, request: HttpRequest, fields: Iterable[str]) -> list[str]:
+    def _for(self, request: HttpRequest, fields: Iterable[Any]) -> list[Any]:
         """Merchant staff see which of their sales earned cashback, not who the shopper is."""
         if not user_is_merchant_scoped(request.user):
             return list(fields)
         return ["shopper_number" if field == "shopper" else field for field in fields]
 
-    def get_list_display(self, request: HttpRequest) -> list[str]:
+    def get_list_display(self, request: HttpRequest) -> Any:
         return self._for(request, self.list_display)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self._for(request, self.fields)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self._for(request, self.fields)
 
     @display(description="Click")
@@ -1002,8 +1046,21 @@ class ConversionAdmin(MerchantScopedAdminMixin, _ReadOnly, ModelAdmin):
         return f"{money_text(entry.net_amount, entry.currency)} ({entry.get_status_display().lower()})"
 
 
+_CONVERSION_REPORT_ADMIN_FIELDS: list[str] = [
+    "merchant",
+    "conversion",
+    "outcome",
+    "error_code",
+    "signature",
+    "timestamp",
+    "ip_hash",
+    "received_at",
+    "body_text",
+]
+
+
 @admin.register(ConversionReport)
-class ConversionReportAdmin(MerchantScopedAdminMixin, _ReadOnly, ModelAdmin):
+class ConversionReportAdmin(_ReadOnly, MerchantScopedAdminMixin, ModelAdmin):
     merchant_scope_lookup = "merchant"
     actions = None
     list_display = ["received_at", "merchant", "outcome_label", "error_code", "conversion_reference", "ip_hash"]
@@ -1019,18 +1076,8 @@ class ConversionReportAdmin(MerchantScopedAdminMixin, _ReadOnly, ModelAdmin):
     list_per_page = 50
     ordering = ["-received_at", "-id"]
     show_full_result_count = False
-    fields = [
-        "merchant",
-        "conversion",
-        "outcome",
-        "error_code",
-        "signature",
-        "timestamp",
-        "ip_hash",
-        "received_at",
-        "body_text",
-    ]
-    readonly_fields = fields
+    fields = tuple(_CONVERSION_REPORT_ADMIN_FIELDS)
+    readonly_fields = _CONVERSION_REPORT_ADMIN_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConversionReport]:
         return super().get_queryset(request).select_related("merchant", "conversion")
@@ -1081,7 +1128,7 @@ class MerchantCashbackAdmin(ModelAdmin):
         "updated_at",
     ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = ["secret_state", "secret_rotated_at", "previous_secret_expires_at", "updated_at"]
         return ["merchant", *fields] if obj is not None else fields
 

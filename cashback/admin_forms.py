@@ -66,10 +66,10 @@ class PlainDecimalField(forms.DecimalField):
 
     PLAIN = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 
-    def to_python(self, value: object) -> Decimal | None:
+    def to_python(self, value: object) -> Decimal | None:  # type: ignore[override]
         if isinstance(value, str) and value.strip() and not self.PLAIN.fullmatch(value.strip()):
             raise forms.ValidationError("Enter a plain amount, such as 250 or -25.50.", code="invalid")
-        return super().to_python(value)  # type: ignore[no-any-return]
+        return super().to_python(value)
 
 
 class WalletAdjustmentForm(forms.Form):

@@ -11,6 +11,7 @@ number and amounts of different currencies are never added.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 from commerce.core.admin_widgets import money_text
 from commerce.core.dashboard import CardContext, CardData, Figure, Table, register_card
@@ -22,7 +23,7 @@ CREDITED_DAYS = 7
 
 
 def _card(totals: Totals, *, count_label: str, amount_label: str) -> CardData:
-    amounts = totals.amounts or {default_currency(): 0}
+    amounts = totals.amounts or {default_currency(): Decimal("0")}
     return CardData(
         figures=(Figure(label=count_label, value=totals.count),),
         table=Table(

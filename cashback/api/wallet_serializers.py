@@ -56,7 +56,8 @@ class CashbackMerchantSerializer(serializers.Serializer[Any]):
 class CashbackEntrySerializer(serializers.ModelSerializer[CashbackEntry]):
     """One cashback entry of the shopper."""
 
-    source = serializers.SerializerMethodField()
+    # A field named like Field.source: the metaclass takes it off the class, only the stubs object.
+    source = serializers.SerializerMethodField()  # type: ignore[assignment]
     merchant = CashbackMerchantSerializer(read_only=True)
     amount = MoneyField(source="net_amount", help_text="What you get: the cashback less what refunds took back.")
     original_amount = MoneyField(source="amount", help_text="The cashback as first earned.")
