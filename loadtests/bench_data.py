@@ -18,6 +18,12 @@ through the cart and checkout services by as many new shoppers), and a Stripe pa
 ``stripe.HTTPClient`` installed with the adapter's ``HTTP_CLIENT`` hook: nothing leaves the machine). It writes the
 payments' PaymentIntent ids, amounts (minor units) and currency, and the webhook secret, to ``--out``.
 
+For ``wallet``: ``--shoppers`` new shoppers whose wallets hold ``WALLET_FUNDS`` each, reached through
+``WALLET_HISTORY`` ledger rows (staff-adjustment movements through the wallet service), so
+``GET wallet/transactions`` pages through a real ledger. ``verify-wallet`` then checks, from the database, that the
+run's withdrawals equal what locust saw created (``--expect``), that each shopper's held balance is the sum of their
+withdrawals, and that ``wallets_audit`` finds every wallet equal to its ledger.
+
 ``verify-webhooks`` checks what the webhook run left, from the database: every delivery of the run stored once
 (the inbox count equals what locust saw accepted, with ``--expect``), none ``failed``, none still ``received``
 (the backlog drained), every payment that received an event captured exactly once (captured amount equal to its
@@ -187,6 +193,32 @@ def _bench_payments(count: int, run_id: str, skus: list[str]) -> list[dict[str, 
     return payments
 
 
+WALLET_FUNDS = Decimal("100000.00")
+WALLET_HISTORY = 40
+
+
+def _bench_wallets(shoppers: list[dict[str, str]], run_id: str) -> None:
+    """Fund each shopper's wallet with ``WALLET_HISTORY`` adjustments adding up to ``WALLET_FUNDS``."""
+    from django.db import transaction
+
+    from accounts.models import User
+    from cashback.models import WalletEntryKind
+    from cashback.services.wallet import wallet_lock, wallet_post
+
+    step = WALLET_FUNDS / WALLET_HISTORY
+    for user in User.objects.filter(email__in=[s["email"] for s in shoppers]).order_by("id"):
+        with transaction.atomic():
+            wallet = wallet_lock(user_id=user.pk)
+            for n in range(WALLET_HISTORY):
+                wallet_post(
+                    wallet=wallet,
+                    kind=WalletEntryKind.ADJUSTMENT,
+                    amount=step,
+                    key=f"bench:{run_id}:{user.pk}:{n}",
+                    reason="Benchmark funds",
+                )
+
+
 def prepare(args: argparse.Namespace) -> int:
     _django()
     from django.conf import settings
@@ -203,6 +235,13 @@ def prepare(args: argparse.Namespace) -> int:
             "webhook_secret": settings.STRIPE_WEBHOOK_SECRET,
             "payments": payments,
         }
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(data))
+        return 0
+    if args.scenario == "wallet":
+        shoppers = _bench_shoppers(args.shoppers, run_id)
+        _bench_wallets(shoppers, run_id)
+        data = {"run_id": run_id, "scenario": args.scenario, "shoppers": shoppers}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(data))
         return 0
@@ -309,6 +348,34 @@ def verify_webhooks(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def verify_wallet(args: argparse.Namespace) -> int:
+    """See the module docstring (``verify-wallet``)."""
+    _django()
+    from django.db.models import Sum
+
+    from cashback.models import OPEN_WITHDRAWAL_STATUSES, Wallet, Withdrawal
+    from cashback.services.ledger_audit import wallets_audit
+
+    data = json.loads(Path(args.data).read_text())
+    wallets = Wallet.objects.filter(user__email__in=[s["email"] for s in data["shoppers"]])
+    wallet_ids = list(wallets.values_list("id", flat=True))
+    withdrawals = Withdrawal.objects.filter(wallet_id__in=wallet_ids)
+    held = withdrawals.filter(status__in=OPEN_WITHDRAWAL_STATUSES).aggregate(total=Sum("amount"))["total"] or 0
+    recorded = wallets.aggregate(total=Sum("held"))["total"] or 0
+    mismatches = wallets_audit(wallet_ids=wallet_ids)
+    count = withdrawals.count()
+    print(
+        f"Wallets: {len(wallet_ids)} checked, {len(mismatches)} mismatches; {count} withdrawals holding {held} "
+        f"(wallets record {recorded} held)"
+    )
+    ok = not mismatches and held == recorded
+    if args.expect is not None and args.expect != count:
+        print(f"MISMATCH: locust saw {args.expect} withdrawals created, the database holds {count}")
+        ok = False
+    print("OK: every wallet equals its ledger; each withdrawal held once" if ok else "MISMATCH")
+    return 0 if ok else 1
+
+
 def webhook_backlog(args: argparse.Namespace) -> int:
     """Print ``<received> <processed or ignored> <failed>`` of the run's deliveries (for the runner's drain clock)."""
     _django()
@@ -328,7 +395,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare")
-    prep.add_argument("--scenario", choices=["checkout", "flash-sale", "webhooks"], required=True)
+    prep.add_argument("--scenario", choices=["checkout", "flash-sale", "webhooks", "wallet"], required=True)
     prep.add_argument("--payments", type=int, default=200, help="webhooks: pending Stripe payments to prepare")
     prep.add_argument("--shoppers", type=int, default=100)
     prep.add_argument("--flash-stock", type=int, default=50)
@@ -339,6 +406,9 @@ def main() -> int:
     hooks = commands.add_parser("verify-webhooks")
     hooks.add_argument("--data", required=True)
     hooks.add_argument("--expect", type=int, default=None)
+    wallet = commands.add_parser("verify-wallet")
+    wallet.add_argument("--data", required=True)
+    wallet.add_argument("--expect", type=int, default=None)
     backlog = commands.add_parser("webhook-backlog")
     backlog.add_argument("--data", required=True)
     args = parser.parse_args()
@@ -346,6 +416,7 @@ def main() -> int:
         "prepare": prepare,
         "verify": verify,
         "verify-webhooks": verify_webhooks,
+        "verify-wallet": verify_wallet,
         "webhook-backlog": webhook_backlog,
     }
     return handlers[args.command](args)

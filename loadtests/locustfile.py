@@ -19,7 +19,13 @@ delivery and a ``Stripe-Signature`` made with Stripe's scheme (``t=<ts>,v1=<HMAC
 server's webhook secret. The first event of a payment captures it; later ones find it captured (applied, nothing
 changes). Anything but a 200 is a failure. The accepted count is written to ``BENCH_OUTCOMES``.
 
-The two buying scenarios read their shoppers (emails and JWT access tokens, minted by ``bench_data.py prepare``
+``WalletUser``: a signed-in shopper in the wallet screens, flat out: ``GET wallet``, ``GET wallet/transactions``
+(a 40-row ledger, first page), ``GET cashback``, ``GET wallet/withdrawals``, and ``POST wallet/withdrawals`` of
+100.00 to UPI with a fresh ``Idempotency-Key``, sent a second time with the same key one time in five (the answer
+must be the same 201, marked ``Idempotent-Replayed``). Withdrawals created are counted to ``BENCH_OUTCOMES``;
+``run.py`` then checks the ledger with ``bench_data.py verify-wallet``.
+
+The buying and wallet scenarios read their shoppers (emails and JWT access tokens, minted by ``bench_data.py prepare``
 so the run does not spend its CPU hashing passwords) and SKUs from the JSON file named by ``BENCH_DATA``.
 """
 
@@ -326,6 +332,48 @@ class WebhookUser(FastHttpUser):
                 response.failure(f"{response.status_code} {_code(response)}")
 
 
+class WalletUser(_Shopper):
+    """See the module docstring."""
+
+    created = 0
+
+    def _read(self, path: str) -> None:
+        self._send("GET", f"/api/v1/{path}", f"GET {path}", 200)
+
+    @task(5)
+    def wallet(self):
+        self._read("wallet")
+
+    @task(3)
+    def transactions(self):
+        self._read("wallet/transactions")
+
+    @task(3)
+    def cashback(self):
+        self._read("cashback")
+
+    @task(2)
+    def withdrawals(self):
+        self._read("wallet/withdrawals")
+
+    @task(1)
+    def withdraw(self):
+        body = {"amount": "100.00", "method": "upi", "vpa": "bench.shopper@okaxis"}
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        outcome, first = self._send(
+            "POST", "/api/v1/wallet/withdrawals", "POST wallet/withdrawals", 201, json=body, headers=key
+        )
+        if outcome != "ok":
+            return
+        WalletUser.created += 1
+        if random.random() < 0.2:
+            _, again = self._send(
+                "POST", "/api/v1/wallet/withdrawals", "POST wallet/withdrawals (replay)", 201, json=body, headers=key
+            )
+            if again is not None and again != first:
+                raise AssertionError("a replayed withdrawal answered differently")
+
+
 @events.test_stop.add_listener
 def write_outcomes(environment, **kwargs):
     path = os.environ.get("BENCH_OUTCOMES")
@@ -333,5 +381,7 @@ def write_outcomes(environment, **kwargs):
         outcomes = dict(FlashSaleUser.outcomes)
         if WebhookUser.accepted:
             outcomes["accepted"] = WebhookUser.accepted
+        if WalletUser.created:
+            outcomes["withdrawals"] = WalletUser.created
         with open(path, "w") as handle:
             json.dump(outcomes, handle)

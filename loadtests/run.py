@@ -5,6 +5,7 @@
     .venv/bin/python loadtests/run.py --scenario checkout --duration 60 --users 30
     .venv/bin/python loadtests/run.py --scenario flash-sale --users 300 --flash-stock 50 --duration 30
     .venv/bin/python loadtests/run.py --scenario webhooks --users 20 --duration 30 --celery-workers 2
+    .venv/bin/python loadtests/run.py --scenario wallet --users 20 --duration 30
 
 It creates (if missing) the database named in ``--database-url``, migrates it, runs ``seed_demo``, starts
 gunicorn on ``--port``, waits for ``/api/v1/health``, runs the scenario for a fixed time and prints requests/s,
@@ -25,6 +26,10 @@ in-process). ``--celery-workers`` worker processes (``celery worker -Q webhooks 
 inbox during the load, or only after it with ``--workers-after`` (the whole backlog then waits for them); the runner
 reports deliveries accepted per second and p99, the backlog when the load stopped and how long the workers took to
 drain it, then ``bench_data.py verify-webhooks`` checks every delivery was stored once and applied.
+
+``wallet`` (``WalletUser``: wallet reads and withdrawals with idempotency keys) runs on ``commerce_bench_wallet``,
+Redis db 11; ``bench_data.py verify-wallet`` then checks the ledger (every wallet equal to its ledger, each
+withdrawal held once, as many withdrawals as locust saw created).
 """
 
 import argparse
@@ -92,12 +97,14 @@ SCENARIOS = {
     "checkout": "CheckoutUser",
     "flash-sale": "FlashSaleUser",
     "webhooks": "WebhookUser",
+    "wallet": "WalletUser",
 }
 DEFAULT_DATABASES = {
     "browse": ("postgres://postgres@127.0.0.1:5432/commerce_bench", "redis://127.0.0.1:6379/8"),
     "checkout": ("postgres://postgres@127.0.0.1:5432/commerce_bench_orders", "redis://127.0.0.1:6379/9"),
     "flash-sale": ("postgres://postgres@127.0.0.1:5432/commerce_bench_orders", "redis://127.0.0.1:6379/9"),
     "webhooks": ("postgres://postgres@127.0.0.1:5432/commerce_bench_webhooks", "redis://127.0.0.1:6379/10"),
+    "wallet": ("postgres://postgres@127.0.0.1:5432/commerce_bench_wallet", "redis://127.0.0.1:6379/11"),
 }
 # The webhook scenario's fake Stripe keys; STRIPE_API_BASE points at the discard port: nothing can reach Stripe.
 BENCH_STRIPE = {
@@ -299,6 +306,13 @@ def main() -> int:
         verify = ["verify-webhooks", "--data", str(data_file), "--expect", str(accepted)]
         checked = subprocess.run([*bench_data, *verify], cwd=ROOT, env=env, check=False)
         failed = failed or checked.returncode != 0 or bool(drain.get("left"))
+    if args.scenario == "wallet":
+        outcomes = json.loads(outcomes_file.read_text()) if outcomes_file.exists() else {}
+        created = outcomes.get("withdrawals", 0)
+        print(f"Withdrawals created: {created} in {args.duration}s")
+        verify = ["verify-wallet", "--data", str(data_file), "--expect", str(created)]
+        checked = subprocess.run([*bench_data, *verify], cwd=ROOT, env=env, check=False)
+        failed = failed or checked.returncode != 0
     if args.scenario == "flash-sale":
         outcomes = json.loads(outcomes_file.read_text()) if outcomes_file.exists() else {}
         print(
