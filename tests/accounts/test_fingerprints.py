@@ -323,3 +323,14 @@ def test_a_database_error_while_recording_leaves_the_sign_in_working(api_client,
     )
     assert response.status_code == 200
     assert not AccountFingerprint.objects.exists()
+
+
+def test_the_schema_documents_the_optional_device_header(api_client):
+    paths = api_client.get("/api/schema/", {"format": "json"}).json()["paths"]
+    for path in ("/api/v1/auth/register", "/api/v1/auth/token", "/api/v1/auth/otp/verify"):
+        headers = [p for p in paths[path]["post"].get("parameters", []) if p["in"] == "header"]
+        assert [(p["name"], p.get("required", False), p["schema"]["type"]) for p in headers] == [
+            ("X-Device-Id", False, "string")
+        ]
+    refresh = paths["/api/v1/auth/token/refresh"]["post"].get("parameters", [])
+    assert [p["name"] for p in refresh] == []
