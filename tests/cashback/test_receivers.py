@@ -58,8 +58,7 @@ def test_the_receivers_are_connected_once():
     ]
 
 
-def test_an_order_through_the_real_services(paid_order, shopper, django_capture_on_commit_callbacks, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_an_order_through_the_real_services(paid_order, shopper, django_capture_on_commit_callbacks, eager_celery):
     order = paid_order(status=OrderStatus.PENDING_PAYMENT)
 
     with time_machine.travel(datetime(2026, 3, 1, 9, 0, tzinfo=UTC), tick=False):
