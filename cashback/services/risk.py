@@ -159,7 +159,7 @@ def risk_thresholds() -> Thresholds:
         new_account_days=int(getattr(settings, "CASHBACK_RISK_NEW_ACCOUNT_DAYS", 7)),
         velocity_24h=int(getattr(settings, "CASHBACK_RISK_VELOCITY_24H", 5)),
         refund_ratio=_decimal_setting("CASHBACK_RISK_REFUND_RATIO", "0.30"),
-        refund_min_orders=int(getattr(settings, "CASHBACK_RISK_REFUND_MIN_ORDERS", 3)),
+        refund_min_orders=settings.CASHBACK_RISK_REFUND_MIN_ORDERS,
         large_amount=_decimal_setting("CASHBACK_RISK_LARGE_AMOUNT", "2000.00"),
     )
 

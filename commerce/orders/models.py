@@ -248,6 +248,8 @@ class Order(TimeStampedModel):
             models.Index(fields=["user", "-placed_at"], name="orders_order_user_idx"),
             models.Index(fields=["merchant", "-placed_at"], name="orders_order_merchant_idx"),
             models.Index(fields=["status", "-placed_at"], name="orders_order_status_idx"),
+            # Fraud checks (cashback risk, loyalty referrals) look for other accounts that ordered to a phone.
+            models.Index(fields=["phone"], condition=~Q(phone=""), name="orders_order_phone_idx"),
             models.Index(
                 fields=["expires_at"],
                 condition=Q(status="pending_payment"),

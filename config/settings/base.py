@@ -618,6 +618,7 @@ CASHBACK_RISK_WEIGHTS = env.dict("CASHBACK_RISK_WEIGHTS", cast={"value": int}, d
 CASHBACK_RISK_NEW_ACCOUNT_DAYS = env.int("CASHBACK_RISK_NEW_ACCOUNT_DAYS", default=7)
 CASHBACK_RISK_VELOCITY_24H = env.int("CASHBACK_RISK_VELOCITY_24H", default=5)
 CASHBACK_RISK_REFUND_RATIO = env.str("CASHBACK_RISK_REFUND_RATIO", default="0.30")
+CASHBACK_RISK_REFUND_MIN_ORDERS = env.int("CASHBACK_RISK_REFUND_MIN_ORDERS", default=3)
 CASHBACK_RISK_LARGE_AMOUNT = env.str("CASHBACK_RISK_LARGE_AMOUNT", default="2000.00")
 # Affiliate links are checked with a HEAD request at most this often; a link failing the check is marked broken
 # and its clicks go to the offer's fallback URL.
