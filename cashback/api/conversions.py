@@ -2,10 +2,10 @@
 
 No JWT: the HMAC signature is the credential (see :mod:`cashback.services.conversions` for the scheme, the
 answers and the refusals), so there is no authentication class and no CSRF check. The raw body is handed to the
-service untouched, before anything parses it, because the signature covers its exact bytes; the service parses
-it with the API's safe JSON parser once the signature holds. Throttled per client IP in its own scope
-(``conversions``, ``THROTTLE_CONVERSIONS``, default 600/min): a network re-sending a day of reports at once is
-fine, a flood of unsigned bodies is not.
+service untouched, because the signature covers its exact bytes; the service parses them with the API's safe
+JSON parser (hostile bodies: 400 ``parse_error`` as everywhere) and reads no field until the signature holds.
+Throttled per client IP in its own scope (``conversions``, ``THROTTLE_CONVERSIONS``, default 600/min): a network
+re-sending a day of reports at once is fine, a flood of unsigned bodies is not.
 """
 
 from typing import Any, ClassVar

@@ -9,18 +9,21 @@ would then be an unsigned header an attacker rewrites. Signed together, a captur
 its timestamp is within ``CASHBACK_CONVERSION_MAX_AGE_SECONDS`` (300) of our clock, and within that window a
 replay is harmless: a report sent again changes nothing (see below). This is the scheme Stripe uses.
 
-The signature is checked over the raw bytes before anything parses them, in constant time, against the current
-secret and, until ``previous_secret_expires_at``, the previous one (after a rotation, see
-:mod:`cashback.services.merchant_terms`).
+The signature is checked over the raw bytes as received (never over re-serialised JSON), in constant time,
+against the current secret and, until ``previous_secret_expires_at``, the previous one (after a rotation, see
+:mod:`cashback.services.merchant_terms`). The API's safe JSON parser reads the body first, so a hostile body (bad
+UTF-8, lone surrogates, huge numbers, deep nesting) gets the same 400 ``parse_error`` as at every endpoint, but no
+field of it is looked at until the signature holds.
 
 **Refusals**, all in the API's error shape and all logged at WARNING with their code (never a secret):
 
 =====  ==============================  ==========================================================================
+400    ``parse_error``                 the body is not JSON the API's parser accepts (checked first)
 401    ``signature_invalid``           missing or bad signature or timestamp, unknown merchant, or a merchant
                                        without a secret: one answer, so merchants cannot be enumerated
 401    ``timestamp_stale``             a valid signature whose timestamp is more than the max age away from our
                                        clock, in either direction
-400    ``invalid`` / ``parse_error``   the body is not a JSON object with valid fields (``fields`` says which)
+400    ``invalid``                     a field is missing or wrong (``fields`` says which)
 404    ``unknown_click``               no click has this id (a click is written within seconds; retry later)
 403    ``click_of_another_merchant``   the click was on another merchant's offer
 409    ``click_not_attributable``      the click was anonymous: there is no shopper to give cashback to
@@ -401,10 +404,13 @@ def conversion_report_receive(
     ip_hash = hash_ip(ip)
     trace = _Trace()
     try:
+        # Parsed first, so hostile bodies get the 400 every endpoint gives them, but nothing in it is read until
+        # the signature over the raw bytes holds.
+        data = _parse(body)
         merchant_id = _verify(
             merchant_slug=merchant_slug, signature=signature, timestamp=timestamp, body=body, now=now, trace=trace
         )
-        report = conversion_report_validate(_parse(body))
+        report = conversion_report_validate(data)
         return _apply(
             merchant_id=merchant_id,
             report=report,

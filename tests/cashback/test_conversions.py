@@ -533,3 +533,17 @@ def test_a_resent_report_costs_a_fixed_number_of_queries(terms, click, django_as
     # Secrets, click, savepoint, conversion locked, its entry, the report's record, savepoint released.
     with django_assert_num_queries(7):
         assert post(report()).status_code == 200
+
+
+def test_a_hostile_body_is_a_parse_error_before_the_signature_is_checked(terms, click):
+    raw = b'{"reference": "ab\\udc00cd"}'
+    response = APIClient().post(URL, raw, content_type="application/json")  # no signature at all
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    stored = last_report()
+    assert (stored.outcome, stored.error_code, stored.merchant_id, stored.body) == (
+        ReportOutcome.REFUSED,
+        "parse_error",
+        None,
+        raw.decode(),
+    )
