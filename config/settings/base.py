@@ -428,6 +428,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # No validator badge: it would load an image from validator.swagger.io and tell it our schema URL.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Choice sets whose field names (status, kind, method) other components use too: named explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "CashbackStatusEnum": "cashback.models.CashbackStatus",
+        "WalletEntryKindEnum": "cashback.models.WalletEntryKind",
+        "WithdrawalMethodEnum": "cashback.models.WithdrawalMethod",
+        "WithdrawalStatusEnum": "cashback.models.WithdrawalStatus",
+        "OfferKindEnum": "commerce.offers.models.OfferKind",
+        "OrderStatusEnum": "commerce.orders.models.OrderStatus",
+    },
 }
 
 # --- Browser security: Content-Security-Policy and CORS -------------------------------------------------
