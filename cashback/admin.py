@@ -12,7 +12,8 @@ Cashback entries and the review queue
     switches to all entries. "Approve and credit" calls :func:`~cashback.services.entries.cashback_approve`;
     "Reject…" asks for a reason (shown to the shopper) and calls
     :func:`~cashback.services.entries.cashback_reject`. An entry's page shows its history (events) and every
-    risk assessment with its rules.
+    risk assessment with its rules, and has the same two as buttons ("Approve and credit…" with an optional
+    note, "Reject…").
 
 Wallets
     Read-only balances with the ledger inline (newest first, paginated) and a link to the whole ledger as a list.
@@ -24,7 +25,7 @@ Withdrawals
     The queue: requested first, then approved and processing, oldest first; destinations masked in the list (the
     page shows the full destination to those who pay it). "Approve", "Reject…" (a reason), "Record payout…" (the
     bank's UTR or reference of a manual payout, one withdrawal at a time) and "Mark failed…" (a reason) call
-    :mod:`cashback.services.withdrawals`.
+    :mod:`cashback.services.withdrawals`; a withdrawal's page has the same four as buttons.
 
 Conversions and raw reports
     Conversions with their raw reports inline (body shown as sent), and every report (refused ones too) as its own
@@ -73,7 +74,7 @@ from commerce.core.admin_widgets import money_cell, money_text, percent_text
 from commerce.core.errors import DomainError
 
 from . import dashboard
-from .admin_forms import PayoutReferenceForm, ReasonForm, WalletAdjustmentForm
+from .admin_forms import ConfirmForm, NoteForm, PayoutReferenceForm, ReasonForm, WalletAdjustmentForm
 from .models import (
     CashbackEntry,
     CashbackEntryEvent,
@@ -220,6 +221,46 @@ class _ActionsMixin(_AdminBase):
         }
         return TemplateResponse(request, ACTION_FORM, context)
 
+    def page_figures(self, obj: Any) -> list[tuple[str, str]]:
+        """What the page action's form shows about the row (overridden per admin)."""
+        return []
+
+    def _page_action(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        *,
+        form_class: type[forms.Form],
+        title: str,
+        submit_label: str,
+        run: Callable[[Any, dict[str, Any]], str],
+    ) -> HttpResponse:
+        """A button on a row's page: the form page (GET, or a POST with errors), then ``run(row, cleaned_data)``
+        (a service call) and its message or the service's refusal, and back to the row's page."""
+        obj = self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
+        if obj is None:
+            raise Http404("No such row.")
+        opts = self.model._meta
+        page = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        form = form_class(request.POST if request.method == "POST" and "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._form_page(
+                request,
+                form=form,
+                title=title,
+                submit_label=submit_label,
+                figures=self.page_figures(obj),
+                back_url=page,
+            )
+        try:
+            done = run(obj, form.cleaned_data)
+        except DomainError as exc:
+            name = str(opts.verbose_name).capitalize()
+            self.message_user(request, f"{name} {obj.pk}: {exc.detail}", messages.ERROR)
+        else:
+            self.message_user(request, done, messages.SUCCESS)
+        return redirect(page)
+
 
 # --- cashback entries and the review queue --------------------------------------------------------------------
 
@@ -329,6 +370,7 @@ class CashbackEntryAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
     show_full_result_count = False
     inlines = [CashbackEntryEventInline, RiskAssessmentInline]
     actions = ["approve_cashback", "reject_cashback"]
+    actions_detail = ["approve_this_entry", "reject_this_entry"]
     fieldsets = [
         (None, {"fields": ["shopper", "merchant", "source_text", "offer", "status", "reason"]}),
         ("Amounts", {"fields": ["base_text", "rate_text", "amount_text", "reversed_text", "net_text"]}),
@@ -363,8 +405,45 @@ class CashbackEntryAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
         """A stable address of the review queue (the dashboard card links here)."""
         return redirect(f"{reverse('admin:cashback_cashbackentry_changelist')}?queue={QueueFilter.REVIEW}")
 
-    def has_review_permission(self, request: HttpRequest) -> bool:
+    def has_review_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("cashback.review_cashbackentry")
+
+    def page_figures(self, obj: CashbackEntry) -> list[tuple[str, str]]:
+        return [
+            ("Shopper", _shopper(obj.user)),
+            ("Source", self.source_text(obj)),
+            ("The shopper gets", money_text(obj.net_amount, obj.currency)),
+            ("Status", obj.get_status_display()),
+            ("Risk score", "-" if obj.risk_score is None else str(obj.risk_score)),
+        ]
+
+    @unfold_action(description="Approve and credit…", url_path="approve", permissions=["review"], icon="check_circle")
+    def approve_this_entry(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from .services.entries import cashback_approve
+
+        actor = _actor(request)
+
+        def run(entry: CashbackEntry, data: dict[str, Any]) -> str:
+            credited = cashback_approve(entry_id=entry.pk, actor=actor, note=data["note"])
+            return f"Approved and credited {money_text(credited.net_amount, credited.currency)}."
+
+        return self._page_action(
+            request, object_id, form_class=NoteForm, title="Approve and credit", submit_label="Approve", run=run
+        )
+
+    @unfold_action(description="Reject…", url_path="reject", permissions=["review"], icon="block")
+    def reject_this_entry(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from .services.entries import cashback_reject
+
+        actor = _actor(request)
+
+        def run(entry: CashbackEntry, data: dict[str, Any]) -> str:
+            cashback_reject(entry_id=entry.pk, actor=actor, reason=data["reason"])
+            return "Rejected."
+
+        return self._page_action(
+            request, object_id, form_class=ReasonForm, title="Reject cashback", submit_label="Reject", run=run
+        )
 
     # --- cells --------------------------------------------------------------------------------------------
 
@@ -785,6 +864,7 @@ class WithdrawalAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
     show_full_result_count = False
     inlines = [WithdrawalLedgerInline]
     actions = ["approve_withdrawals", "reject_withdrawals", "record_payout", "mark_failed"]
+    actions_detail = ["approve_this_withdrawal", "reject_this_withdrawal", "record_this_payout", "fail_this_withdrawal"]
     fields = tuple(_WITHDRAWAL_ADMIN_FIELDS)
     readonly_fields = _WITHDRAWAL_ADMIN_FIELDS
 
@@ -798,8 +878,82 @@ class WithdrawalAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
             "id",
         ]  # requested first, then approved and processing; oldest first
 
-    def has_review_permission(self, request: HttpRequest) -> bool:
+    def has_review_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("cashback.review_withdrawal")
+
+    def page_figures(self, obj: Withdrawal) -> list[tuple[str, str]]:
+        return [
+            ("Shopper", _shopper(obj.user)),
+            ("Amount", money_text(obj.amount, obj.currency)),
+            ("To", withdrawal_destination_masked(obj)),
+            ("Status", obj.get_status_display()),
+        ]
+
+    @unfold_action(description="Approve…", url_path="approve", permissions=["review"], icon="check_circle")
+    def approve_this_withdrawal(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from .services.withdrawals import withdrawal_approve
+
+        actor = _actor(request)
+
+        def run(withdrawal: Withdrawal, data: dict[str, Any]) -> str:
+            withdrawal_approve(withdrawal_id=withdrawal.pk, actor=actor)
+            return "Approved."
+
+        return self._page_action(
+            request, object_id, form_class=ConfirmForm, title="Approve the withdrawal", submit_label="Approve", run=run
+        )
+
+    @unfold_action(description="Reject…", url_path="reject", permissions=["review"], icon="block")
+    def reject_this_withdrawal(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from .services.withdrawals import withdrawal_reject
+
+        actor = _actor(request)
+
+        def run(withdrawal: Withdrawal, data: dict[str, Any]) -> str:
+            withdrawal_reject(withdrawal_id=withdrawal.pk, actor=actor, reason=data["reason"])
+            return "Rejected: the money is back in the wallet."
+
+        return self._page_action(
+            request, object_id, form_class=ReasonForm, title="Reject the withdrawal", submit_label="Reject", run=run
+        )
+
+    @unfold_action(description="Record payout…", url_path="paid", permissions=["review"], icon="payments")
+    def record_this_payout(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from .services.withdrawals import withdrawal_mark_paid
+
+        actor = _actor(request)
+
+        def run(withdrawal: Withdrawal, data: dict[str, Any]) -> str:
+            withdrawal_mark_paid(withdrawal_id=withdrawal.pk, reference=data["reference"], actor=actor)
+            return f"Paid, reference {data['reference']}."
+
+        return self._page_action(
+            request,
+            object_id,
+            form_class=PayoutReferenceForm,
+            title="Record the payout",
+            submit_label="Record payout",
+            run=run,
+        )
+
+    @unfold_action(description="Mark failed…", url_path="failed", permissions=["review"], icon="error")
+    def fail_this_withdrawal(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from .services.withdrawals import withdrawal_mark_failed
+
+        actor = _actor(request)
+
+        def run(withdrawal: Withdrawal, data: dict[str, Any]) -> str:
+            withdrawal_mark_failed(withdrawal_id=withdrawal.pk, reason=data["reason"], actor=actor)
+            return "Marked failed: the money is back in the wallet."
+
+        return self._page_action(
+            request,
+            object_id,
+            form_class=ReasonForm,
+            title="Mark the payout failed",
+            submit_label="Mark failed",
+            run=run,
+        )
 
     @display(description="Shopper", ordering="user__email")
     def shopper(self, obj: Withdrawal) -> str:

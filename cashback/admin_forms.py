@@ -1,5 +1,6 @@
-"""Forms of the cashback back office's actions: a reason (reject cashback, reject or fail a withdrawal), a payout
-reference (record a manual payout) and a staff adjustment of a wallet.
+"""Forms of the cashback back office's actions: a reason (reject cashback, reject or fail a withdrawal), an optional
+note (approve cashback), a confirmation (approve a withdrawal from its page), a payout reference (record a manual
+payout) and a staff adjustment of a wallet.
 
 They check only the input's shape (text without control characters, an amount with two places, a one-time key);
 what may happen is the services' decision (``cashback.services``), so the admin, the tasks and the API refuse the
@@ -43,6 +44,24 @@ class ReasonForm(forms.Form):
         if not value:
             raise forms.ValidationError("A reason is required.", code="required")
         return value
+
+
+class ConfirmForm(forms.Form):
+    """Nothing to fill in: the page asks to confirm, the POST confirms."""
+
+
+class NoteForm(forms.Form):
+    """An optional note, kept in the entry's history and the audit log."""
+
+    note = forms.CharField(
+        required=False,
+        max_length=REASON_MAX,
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+        help_text="Optional; kept in the history and the audit log.",
+    )
+
+    def clean_note(self) -> str:
+        return _clean_text(self.cleaned_data["note"])
 
 
 class PayoutReferenceForm(forms.Form):

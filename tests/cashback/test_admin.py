@@ -606,3 +606,111 @@ def test_other_roles_see_no_money_cards(client, admin_login, role):
     keys = {card.key for card in client.get("/admin/").context["dashboard_cards"]}
 
     assert not keys & {"cashback.review", "cashback.withdrawals", "cashback.credited"}
+
+
+# --- the buttons on a row's page ---------------------------------------------------------------------------------
+
+
+def test_an_entry_is_approved_from_its_page_with_a_note(client, admin_login, shopper, paid_order):
+    entry = queued(paid_order(), amount="40.00")
+    finance = staff(FINANCE)
+    admin_login(finance)
+    url = f"{ENTRIES}{entry.pk}/approve/"
+
+    page = client.get(f"{ENTRIES}{entry.pk}/change/").content.decode()
+    form = client.get(url)
+    done = client.post(url, {"apply": "yes", "note": "Known shopper, called them"}, follow=True)
+
+    assert url in page and f"{ENTRIES}{entry.pk}/reject/" in page
+    assert 'name="note"' in form.content.decode() and "40.00 INR" in form.content.decode()
+    assert done.redirect_chain == [(f"{ENTRIES}{entry.pk}/change/", 302)]
+    assert page_messages(done) == ["Approved and credited 40.00 INR."]
+    assert balances(shopper) == (Decimal("40.00"), Decimal("0.00"), Decimal("0.00"))
+    audit = AuditEntry.objects.get(action="cashback.approved")
+    assert (audit.actor, audit.after["note"]) == (finance, "Known shopper, called them")
+
+
+def test_rejecting_from_the_page_needs_a_reason(client, admin_login, paid_order):
+    entry = queued(paid_order())
+    admin_login(staff(ADMIN))
+    url = f"{ENTRIES}{entry.pk}/reject/"
+
+    blank = client.post(url, {"apply": "yes", "reason": ""})
+    done = client.post(url, {"apply": "yes", "reason": "Self-referral"}, follow=True)
+
+    assert blank.status_code == 200 and blank.context["form"].errors == {"reason": ["This field is required."]}
+    assert page_messages(done) == ["Rejected."]
+    entry.refresh_from_db()
+    assert (entry.status, entry.reason) == (CashbackStatus.REJECTED, "Self-referral")
+
+
+def test_approving_twice_from_the_page_shows_the_services_refusal(client, admin_login, paid_order):
+    entry = queued(paid_order())
+    admin_login(staff(FINANCE))
+    url = f"{ENTRIES}{entry.pk}/approve/"
+
+    first = client.post(url, {"apply": "yes"}, follow=True)
+    again = client.post(url, {"apply": "yes"}, follow=True)
+
+    assert page_messages(first) == ["Approved and credited 40.00 INR."]
+    assert page_messages(again) == [
+        f"Cashback entry {entry.pk}: Only confirmed cashback can be approved; this is credited."
+    ]
+    assert WalletEntry.objects.filter(cashback_entry=entry).count() == 1
+
+
+def test_support_has_no_buttons_and_cannot_post_them(client, admin_login, shopper, paid_order, funded_wallet):
+    entry = queued(paid_order())
+    funded_wallet("500.00")
+    withdrawal = withdrawal_held(user=shopper)
+    admin_login(staff(SUPPORT))
+
+    entry_page = client.get(f"{ENTRIES}{entry.pk}/change/").content.decode()
+    withdrawal_page = client.get(f"{WITHDRAWALS}{withdrawal.pk}/change/").content.decode()
+
+    assert "/approve/" not in entry_page and "/reject/" not in entry_page
+    assert "/approve/" not in withdrawal_page and "/paid/" not in withdrawal_page
+    assert client.post(f"{ENTRIES}{entry.pk}/approve/", {"apply": "yes"}).status_code == 403
+    assert client.post(f"{WITHDRAWALS}{withdrawal.pk}/approve/", {"apply": "yes"}).status_code == 403
+    entry.refresh_from_db()
+    withdrawal.refresh_from_db()
+    assert (entry.status, withdrawal.status) == (CashbackStatus.CONFIRMED, WithdrawalStatus.REQUESTED)
+
+
+def test_a_withdrawal_is_approved_and_paid_from_its_page(client, admin_login, shopper, funded_wallet):
+    funded_wallet("500.00")
+    withdrawal = withdrawal_held(user=shopper, amount="200.00")
+    admin_login(staff(FINANCE))
+    base = f"{WITHDRAWALS}{withdrawal.pk}"
+
+    confirm = client.get(f"{base}/approve/")
+    approved = client.post(f"{base}/approve/", {"apply": "yes"}, follow=True)
+    paid = client.post(f"{base}/paid/", {"apply": "yes", "reference": "UTR998877"}, follow=True)
+
+    assert "UPI pr***@okaxis" in confirm.content.decode()
+    assert page_messages(approved) == ["Approved."]
+    assert page_messages(paid) == ["Paid, reference UTR998877."]
+    withdrawal.refresh_from_db()
+    assert (withdrawal.status, withdrawal.provider_reference) == (WithdrawalStatus.PAID, "UTR998877")
+    assert balances(shopper) == (Decimal("300.00"), Decimal("0.00"), Decimal("0.00"))
+
+
+def test_a_withdrawal_payout_fails_from_its_page(client, admin_login, shopper, funded_wallet):
+    funded_wallet("500.00")
+    withdrawal = withdrawal_held(user=shopper, amount="200.00", status=WithdrawalStatus.APPROVED)
+    admin_login(staff(FINANCE))
+
+    failed = client.post(
+        f"{WITHDRAWALS}{withdrawal.pk}/failed/", {"apply": "yes", "reason": "Bank bounced"}, follow=True
+    )
+
+    assert page_messages(failed) == ["Marked failed: the money is back in the wallet."]
+    assert balances(shopper) == (Decimal("500.00"), Decimal("0.00"), Decimal("0.00"))
+
+
+def test_a_page_button_for_an_unknown_row_is_a_404(client, admin_login):
+    admin_login(staff(FINANCE))
+
+    assert client.get(f"{ENTRIES}999999/approve/").status_code == 404
+    assert client.get(f"{WITHDRAWALS}abc/reject/").status_code == 404
+    assert client.get(f"{WALLETS}999999/adjust/").status_code == 404
