@@ -26,14 +26,14 @@ from ..models import CashbackEntry, CashbackSource, CashbackStatus, WalletEntry,
 from ..selectors import cashback_source, wallet_entry_description
 
 
-class OrderSourceSerializer(serializers.Serializer[Any]):
+class CashbackOrderSourceSerializer(serializers.Serializer[Any]):
     """Cashback earned on an order placed here."""
 
     type = serializers.ChoiceField(choices=[CashbackSource.ORDER.value], read_only=True)
     number = serializers.CharField(read_only=True, help_text="The order's number, e.g. ORD-7K3M9Q.")
 
 
-class ConversionSourceSerializer(serializers.Serializer[Any]):
+class CashbackConversionSourceSerializer(serializers.Serializer[Any]):
     """Cashback earned on a purchase at a merchant's own shop, reported by the merchant."""
 
     type = serializers.ChoiceField(choices=[CashbackSource.CONVERSION.value], read_only=True)
@@ -43,7 +43,7 @@ class ConversionSourceSerializer(serializers.Serializer[Any]):
 
 SOURCE_SCHEMA = PolymorphicProxySerializer(
     component_name="CashbackSource",
-    serializers={"order": OrderSourceSerializer, "conversion": ConversionSourceSerializer},
+    serializers={"order": CashbackOrderSourceSerializer, "conversion": CashbackConversionSourceSerializer},
     resource_type_field_name="type",
 )
 
