@@ -444,6 +444,12 @@ class Withdrawal(models.Model):
     provider_reference = models.CharField(
         max_length=100, blank=True, editable=False, help_text="The payout's id, or the bank reference recorded."
     )
+    utr = models.CharField(
+        max_length=40,
+        blank=True,
+        editable=False,
+        help_text="The bank's transfer reference (UTR) once paid: from the payout provider, or as staff recorded it.",
+    )
     failure_reason = models.CharField(max_length=300, blank=True, editable=False)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False

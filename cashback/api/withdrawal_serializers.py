@@ -88,7 +88,8 @@ class WithdrawalInputSerializer(serializers.Serializer[Any]):
 class WithdrawalSerializer(serializers.ModelSerializer[Withdrawal]):
     """A withdrawal. ``status``: requested, approved, processing, paid, rejected or failed. ``destination`` is
     masked (``pr***@okaxis``, ``XXXXXX1234 (HDFC0001234)``); ``reference`` the bank or payout reference once
-    known; ``failure_reason`` why it was rejected or failed (the money is then back in the wallet)."""
+    known; ``utr`` the bank's transfer reference once paid (what the shopper's bank statement shows);
+    ``failure_reason`` why it was rejected or failed (the money is then back in the wallet)."""
 
     amount = MoneyField()
     destination = serializers.SerializerMethodField()
@@ -105,6 +106,7 @@ class WithdrawalSerializer(serializers.ModelSerializer[Withdrawal]):
             "created_at",
             "paid_at",
             "reference",
+            "utr",
             "failure_reason",
         ]
         read_only_fields = fields

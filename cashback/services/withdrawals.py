@@ -423,9 +423,11 @@ def _paid_locked(withdrawal: Withdrawal, *, reference: str, actor: User | None, 
     )
     withdrawal.status = WithdrawalStatus.PAID
     withdrawal.provider_reference = reference
+    # A manual payout's reference is the bank's own (staff record the UTR); a provider's is its payout id.
+    withdrawal.utr = (utr or (reference if actor is not None else ""))[:40]
     withdrawal.paid_at = timezone.now()
     withdrawal.provider = withdrawal.provider or MANUAL
-    withdrawal.save(update_fields=["status", "provider_reference", "paid_at", "provider", "updated_at"])
+    withdrawal.save(update_fields=["status", "provider_reference", "utr", "paid_at", "provider", "updated_at"])
     extra = {"reference": reference, **({"utr": utr} if utr else {})}
     _audit("withdrawal.paid", withdrawal, actor=actor, before=before, **extra)
     withdrawal_notify(withdrawal_id=withdrawal.pk, kind="paid")

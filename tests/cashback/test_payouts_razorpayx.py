@@ -171,6 +171,7 @@ def test_a_payout_processed_at_once_is_paid(shopper, finance, upi, fake):
         "pout_00000000000001",
         NOW,
     )
+    assert withdrawal.utr == ""  # the fake's payout has no UTR yet; never the payout id in its place
     assert balances(shopper) == (Decimal("749.50"), Decimal("0.00"))
 
 
@@ -184,6 +185,7 @@ def test_processed_later_is_recorded_by_the_refresh_with_the_utr(shopper, financ
 
     withdrawal = Withdrawal.objects.get()
     assert (withdrawal.status, withdrawal.provider_reference) == ("paid", "pout_00000000000001")
+    assert withdrawal.utr == "HDFCN52026030212345"
     assert balances(shopper) == (Decimal("749.50"), Decimal("0.00"))
     paid = AuditEntry.objects.get(action="withdrawal.paid")
     assert (paid.actor, paid.actor_label) == (None, "payout provider razorpayx")

@@ -226,9 +226,10 @@ def test_mark_paid_consumes_the_hold(shopper, finance, requested, django_capture
         paid = withdrawal_mark_paid(withdrawal_id=requested.pk, reference=" UTR123456789 ", actor=finance)
 
     paid.refresh_from_db()
-    assert (paid.status, paid.provider_reference, paid.paid_at) == (
+    assert (paid.status, paid.provider_reference, paid.utr, paid.paid_at) == (
         WithdrawalStatus.PAID,
         "UTR123456789",
+        "UTR123456789",  # a manual payout's reference is the bank's transfer reference
         NOW + timedelta(hours=2),
     )
     assert balances(shopper) == (Decimal("750.00"), Decimal("0.00"))

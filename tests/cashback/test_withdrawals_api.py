@@ -214,6 +214,7 @@ def test_a_upi_withdrawal_is_held_at_once_with_its_ledger_row(shopper, shopper_c
         "created_at": "2026-03-02T10:00:00Z",
         "paid_at": None,
         "reference": "",
+        "utr": "",
         "failure_reason": "",
     }
     assert (withdrawal.user, withdrawal.amount, withdrawal.currency, withdrawal.vpa) == (
