@@ -27,7 +27,7 @@ from cashback.models import (
     WithdrawalStatus,
 )
 from tests.catalog.factories import MerchantFactory, MerchantMembershipFactory
-from tests.factories import StaffFactory
+from tests.factories import StaffFactory, UserFactory
 
 from .test_selectors import conversion_entry, ledger_credit, order_entry, withdrawal_held
 
@@ -714,3 +714,68 @@ def test_a_page_button_for_an_unknown_row_is_a_404(client, admin_login):
     assert client.get(f"{ENTRIES}999999/approve/").status_code == 404
     assert client.get(f"{WITHDRAWALS}abc/reject/").status_code == 404
     assert client.get(f"{WALLETS}999999/adjust/").status_code == 404
+
+
+# --- roles and query budgets --------------------------------------------------------------------------------------
+
+
+def cashback_permissions(role: str) -> list[str]:
+    group = Group.objects.get(name=role)
+    return sorted(group.permissions.filter(content_type__app_label="cashback").values_list("codename", flat=True))
+
+
+def test_each_role_holds_exactly_its_cashback_permissions():
+    records = [
+        "view_cashbackentry",
+        "view_cashbackentryevent",
+        "view_riskassessment",
+        "view_wallet",
+        "view_walletentry",
+        "view_withdrawal",
+    ]
+    desk = sorted(
+        [
+            *records,
+            "view_conversion",
+            "view_conversionreport",
+            "view_merchantcashback",
+            "add_merchantcashback",
+            "change_merchantcashback",
+            "change_wallet",
+            "review_cashbackentry",
+            "review_withdrawal",
+        ]
+    )
+
+    assert cashback_permissions(ADMIN) == desk
+    assert cashback_permissions(FINANCE) == desk
+    assert cashback_permissions(SUPPORT) == sorted(records)
+    assert cashback_permissions(MERCHANT_STAFF) == ["view_conversion", "view_conversionreport"]
+    assert cashback_permissions(CATALOG_MANAGER) == []
+
+
+def _rows(shopper, merchant, paid_order, number: int) -> None:
+    for index in range(number):
+        entry = queued(paid_order(), amount="10.00")
+        ledger_credit(order_entry(paid_order(), amount="200.00", status=CashbackStatus.CONFIRMED))
+        ledger_credit(order_entry(paid_order(user=UserFactory()), amount="5.00", status=CashbackStatus.CONFIRMED))
+        withdrawal_held(user=shopper, amount="100.00", method="bank" if index % 2 else "upi")
+        conversion = conversion_entry(user=UserFactory(), merchant=merchant, reference=f"R-{entry.pk}").conversion
+        ConversionReport.objects.create(merchant=merchant, conversion=conversion, body="{}", outcome="accepted")
+
+
+@pytest.mark.parametrize("url", [f"{ENTRIES}?queue=all", WITHDRAWALS, WALLETS, LEDGER, CONVERSIONS, REPORTS])
+def test_each_list_costs_the_same_for_one_row_or_many(client, admin_login, shopper, merchant, paid_order, url):
+    admin_login(staff(FINANCE))
+    _rows(shopper, merchant, paid_order, 1)
+    client.get(url)  # sessions and permissions warmed up
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    _rows(shopper, merchant, paid_order, 4)
+
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) > 4
+    assert len(many) == len(one)
