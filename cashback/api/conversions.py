@@ -10,7 +10,6 @@ re-sending a day of reports at once is fine, a flood of unsigned bodies is not.
 
 from typing import Any, ClassVar
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -26,14 +25,11 @@ from commerce.core.client_ip import client_ip_or_none
 from ..models import ConversionStatus
 from ..services.conversions import ConversionOutcome, conversion_report_receive
 
-DEFAULT_RATE = "600/min"
-
 
 class ConversionThrottle(FixedWindowRateThrottle):
     """Per client IP, in its own scope: merchants' servers are not shoppers (the ``anon`` rate does not apply)."""
 
-    scope = "conversions"
-    rate = getattr(settings, "THROTTLE_CONVERSIONS", DEFAULT_RATE)
+    scope = "conversions"  # rate: THROTTLE_CONVERSIONS in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
 
     def ident_for(self, request: Any) -> str | None:
         return self.get_ident(request)

@@ -397,6 +397,8 @@ REST_FRAMEWORK = {
         "login": env("THROTTLE_LOGIN", default="10/min"),
         "otp_phone": env("THROTTLE_OTP_PHONE", default="3/10min"),
         "otp_ip": env("THROTTLE_OTP_IP", default="10/10min"),
+        # Merchants' signed conversion reports, per client IP (merchants' servers are not shoppers).
+        "conversions": env("THROTTLE_CONVERSIONS", default="600/min"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

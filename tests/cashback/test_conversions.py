@@ -517,8 +517,8 @@ def test_the_endpoint_needs_no_jwt_and_ignores_one(terms, click):
 def test_the_endpoint_is_throttled_per_ip_in_its_own_scope(terms, click, monkeypatch):
     from cashback.api.conversions import ConversionThrottle
 
-    monkeypatch.setattr(ConversionThrottle, "rate", "2/min")
-    monkeypatch.setattr(ConversionThrottle, "num_requests", 2, raising=False)
+    assert ConversionThrottle.THROTTLE_RATES["conversions"] == "600/min"  # THROTTLE_CONVERSIONS' default
+    monkeypatch.setitem(ConversionThrottle.THROTTLE_RATES, "conversions", "2/min")
     statuses = [post(report(), secret="wrong").status_code for _ in range(3)]
     assert statuses == [401, 401, 429]
 
