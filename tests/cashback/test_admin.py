@@ -779,3 +779,13 @@ def test_each_list_costs_the_same_for_one_row_or_many(client, admin_login, shopp
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) > 4
     assert len(many) == len(one)
+
+
+@pytest.mark.parametrize(
+    "url", [ENTRIES, EVENTS, ASSESSMENTS, WALLETS, LEDGER, WITHDRAWALS, CONVERSIONS, REPORTS, TERMS]
+)
+@pytest.mark.parametrize("term", ["abc", "12", "\u202e%_", "x" * 500, "\x00"])
+def test_any_search_term_answers_a_list(client, admin_login, url, term):
+    admin_login(staff(FINANCE))
+
+    assert client.get(url, {"q": term}).status_code == 200
