@@ -789,3 +789,16 @@ def test_any_search_term_answers_a_list(client, admin_login, url, term):
     admin_login(staff(FINANCE))
 
     assert client.get(url, {"q": term}).status_code == 200
+
+
+def test_the_wallet_page_links_to_its_whole_ledger(client, admin_login, shopper, funded_wallet):
+    wallet = funded_wallet("10.00")
+    funded_wallet("20.00")
+    funded_wallet("5.00", user=UserFactory())
+    admin_login(staff(SUPPORT))
+
+    page = client.get(f"{WALLETS}{wallet.pk}/change/").content.decode()
+    ledger = client.get(LEDGER, {"wallet__id__exact": wallet.pk})
+
+    assert f"{LEDGER}?wallet__id__exact={wallet.pk}" in page
+    assert [row.balance_after for row in ledger.context["cl"].result_list] == [Decimal("30.00"), Decimal("10.00")]
