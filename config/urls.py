@@ -12,7 +12,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from commerce.core.api.errors import API_NOT_FOUND_URL_NAME, api_not_found
 from commerce.core.views import RedocDocsView, SwaggerDocsView, home
-from payments.metrics import export_metrics
+from config.metrics import export_metrics
 
 api_v1_patterns = [
     path("", include("commerce.core.api.urls")),
@@ -32,7 +32,7 @@ urlpatterns = [
     path("api/redoc/", RedocDocsView.as_view(url_name="api-schema"), name="api-redoc"),
     re_path(r"^api/", api_not_found, name=API_NOT_FOUND_URL_NAME),
     path("", home, name="home"),
-    # django-prometheus' exporter plus the payments gauges read from the database (multiprocess-safe).
+    # django-prometheus' exporter plus the payments and cashback gauges read at scrape time (multiprocess-safe).
     path("metrics", export_metrics, name="prometheus-django-metrics"),
 ]
 
