@@ -6,7 +6,7 @@ number and amounts of different currencies are never added.
   of refunds); for holders of ``cashback.review_cashbackentry``; leads to the review queue.
 * **Withdrawals awaiting approval**: requested withdrawals, how many and how much; for holders of
   ``cashback.review_withdrawal``; leads to the withdrawals queue.
-* **Cashback credited, last 7 days**: the ledger's credits over the last 7 days whatever range the dashboard
+* **Cashback credited, past week**: the ledger's credits over the last 7 days whatever range the dashboard
   shows; for holders of ``cashback.review_cashbackentry`` (support sees wallets, not the desk's figures).
 """
 
@@ -67,7 +67,7 @@ def register() -> None:
     )
     register_card(
         key="cashback.credited",
-        title=f"Cashback credited, last {CREDITED_DAYS} days",
+        title="Cashback credited, past week",
         order=520,
         builder=credited_card,
         permission="cashback.review_cashbackentry",
