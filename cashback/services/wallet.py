@@ -35,6 +35,9 @@ _SIGNS: dict[str, tuple[int | None, int]] = {
     WalletEntryKind.ADJUSTMENT: (None, 0),
 }
 
+# Kinds that move money between available and held: the two changes must cancel out (nothing made or lost).
+_TRANSFERS = frozenset({WalletEntryKind.WITHDRAWAL_HOLD, WalletEntryKind.WITHDRAWAL_RELEASE})
+
 
 def _sign_ok(value: Decimal, sign: int | None) -> bool:
     if sign is None:
@@ -108,16 +111,19 @@ def wallet_post(
     amount_sign, held_sign = _SIGNS[kind]
     if not _sign_ok(amount, amount_sign) or not _sign_ok(held_amount, held_sign):
         raise ValueError(f"A {kind} movement cannot change available by {amount} and held by {held_amount}.")
+    if kind in _TRANSFERS and amount != -held_amount:
+        raise ValueError(f"A {kind} movement must move the same amount between available and held.")
     if kind == WalletEntryKind.WITHDRAWAL_HOLD and wallet.available < held_amount:
         raise Conflict(
             f"Only {wallet.available} {wallet.currency} is available to withdraw.", code="insufficient_balance"
         )
     if wallet.held + held_amount < 0:
         raise Conflict("The wallet does not hold that much for withdrawals.", code="insufficient_held")
+    if abs(wallet.available + amount) > MAX_AMOUNT or wallet.held + held_amount > MAX_AMOUNT:
+        # Checked before the wallet object changes, so a caller that handles the error keeps true balances.
+        raise InvalidInput("The wallet balance would be out of range.", code="amount_out_of_range")
     wallet.available += amount
     wallet.held += held_amount
-    if abs(wallet.available) > MAX_AMOUNT or wallet.held > MAX_AMOUNT:
-        raise InvalidInput("The wallet balance would be out of range.", code="amount_out_of_range")
     if kind == WalletEntryKind.CASHBACK_CREDIT:
         wallet.lifetime_earned += amount
     elif kind == WalletEntryKind.CASHBACK_REVERSAL:
