@@ -352,7 +352,6 @@ class CashbackEntryAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
         "status_label",
         "risk_cell",
         "risk_reasons",
-        "expected_on",
         "created_at",
     ]
     list_filter = [
@@ -392,6 +391,10 @@ class CashbackEntryAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
         if _in_review_queue(request):
             return ["-risk_score", "created_at", "id"]
         return ["-created_at", "-id"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        title = "Cashback awaiting review, riskiest first" if _in_review_queue(request) else "All cashback entries"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def get_urls(self) -> list[Any]:
         review = path(

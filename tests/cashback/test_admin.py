@@ -219,6 +219,10 @@ def test_the_queue_is_confirmed_high_risk_riskiest_first_with_the_reasons(client
     everything = client.get(ENTRIES, {"queue": "all"})
 
     assert listed_ids(queue) == [riskiest.pk, medium.pk]
+    assert (queue.context["title"], everything.context["title"]) == (
+        "Cashback awaiting review, riskiest first",
+        "All cashback entries",
+    )
     html = queue.content.decode()
     assert "+60 Device shared with 3 other accounts." in html
     assert "+35 Cashback over 2000.00 INR." in html
