@@ -203,7 +203,9 @@ def wallet_entry_description(row: WalletEntry) -> str:
     if kind == WalletEntryKind.CASHBACK_CREDIT:
         return f"Cashback for {_cashback_label(row.cashback_entry)}"
     if kind == WalletEntryKind.CASHBACK_REVERSAL:
-        return f"Cashback taken back for {_cashback_label(row.cashback_entry)} (refund)"
+        entry = row.cashback_entry
+        why = " (refund)" if entry is not None and entry.source == CashbackSource.ORDER else ""
+        return f"Cashback taken back for {_cashback_label(entry)}{why}"
     if kind == WalletEntryKind.WITHDRAWAL_HOLD:
         return f"Withdrawal to {destination}"
     if kind == WalletEntryKind.WITHDRAWAL_RELEASE:

@@ -220,6 +220,29 @@ def test_each_ledger_row_is_described_for_the_shopper(shopper, paid_order, merch
     assert [row.withdrawal_id for row in rows[:2]] == [bank.pk, upi.pk]
 
 
+def test_reversals_say_what_was_taken_back(shopper, paid_order, merchant):
+    order = paid_order()
+    from_order = order_entry(order, amount="40.00")
+    from_sale = conversion_entry(user=shopper, merchant=merchant, reference="AMZ-9", amount="60.00")
+    for entry in (from_order, from_sale):
+        ledger_credit(entry)
+        with transaction.atomic():
+            wallet_post(
+                wallet=wallet_lock(user_id=shopper.pk),
+                kind=WalletEntryKind.CASHBACK_REVERSAL,
+                amount=Decimal("-10.00"),
+                key=f"cashback-reversal:{entry.pk}:10.00",
+                cashback_entry=entry,
+            )
+
+    reversals = [row for row in wallet_transactions(user=shopper) if row.kind == WalletEntryKind.CASHBACK_REVERSAL]
+
+    assert [wallet_entry_description(row) for row in reversals] == [
+        "Cashback taken back for your purchase at Threads (AMZ-9)",
+        f"Cashback taken back for order {order.number} (refund)",
+    ]
+
+
 def test_the_ledger_of_another_user_is_never_read(shopper, funded_wallet):
     other = UserFactory()
     funded_wallet("30.00", user=other)
