@@ -73,7 +73,6 @@ from commerce.catalog.permissions import (
 from commerce.core.admin_widgets import money_cell, money_text, percent_text
 from commerce.core.errors import DomainError
 
-from . import dashboard
 from .admin_forms import ConfirmForm, NoteForm, PayoutReferenceForm, ReasonForm, WalletAdjustmentForm
 from .models import (
     CashbackEntry,
@@ -1345,4 +1344,3 @@ class MerchantCashbackAdmin(ModelAdmin):
             )
 
 
-dashboard.register()

@@ -10,6 +10,7 @@ class CashbackConfig(AppConfig):
 
     def ready(self) -> None:
         # Receivers of the orders' domain events (they only enqueue tasks after commit).
-        from . import receivers
+        from . import dashboard, receivers
 
         receivers.connect()
+        dashboard.register()  # the back office's cards (cashback to review, withdrawals to approve, credited)

@@ -22,6 +22,9 @@ ALL_CARDS = [
     "accounts.new_shoppers",
     "orders.today",
     "orders.per_day",
+    "cashback.review",
+    "cashback.withdrawals",
+    "cashback.credited",
     "notifications.dead_letters",
 ]
 

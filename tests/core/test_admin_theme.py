@@ -103,6 +103,19 @@ SYSTEM_ADMIN = [
 ]
 SALES = ["Orders", "Sales overview", "Invoices", "Shipping", "Tax rates"]
 FINANCE_DESK = ["Payments", "Refunds", "Webhook events"]
+CASHBACK_DESK = [
+    "Cashback review",
+    "Cashback history",
+    "Risk assessments",
+    "Withdrawals",
+    "Wallets",
+    "Wallet ledger",
+    "Conversions",
+    "Conversion reports",
+    "Cashback terms",
+]
+# Support answers shoppers: their cashback, wallets and withdrawals, no conversions or merchants' terms.
+CASHBACK_SUPPORT = CASHBACK_DESK[:6]
 SIDEBARS = {
     "superuser": [
         ("Sales", SALES),
@@ -110,6 +123,7 @@ SIDEBARS = {
         ("Offers", OFFERS),
         ("Customers", ["Users"]),
         ("Finance", FINANCE_DESK),
+        ("Cashback", CASHBACK_DESK),
         ("System", [*SYSTEM_ADMIN[:6], "Issued tokens", "Revoked tokens", *SYSTEM_ADMIN[6:]]),
     ],
     ADMIN: [
@@ -118,6 +132,7 @@ SIDEBARS = {
         ("Offers", OFFERS),
         ("Customers", ["Users"]),
         ("Finance", FINANCE_DESK),
+        ("Cashback", CASHBACK_DESK),
         ("System", SYSTEM_ADMIN),
     ],
     SUPPORT: [
@@ -126,9 +141,16 @@ SIDEBARS = {
         ("Offers", OFFERS),
         ("Customers", ["Users"]),
         ("Finance", ["Payments", "Refunds"]),  # to answer "where is my refund?"; no webhooks
+        ("Cashback", CASHBACK_SUPPORT),
         ("System", ["Notifications", "Lockouts"]),
     ],
-    FINANCE: [("Sales", SALES), ("Customers", ["Users"]), ("Finance", FINANCE_DESK), ("System", ["Audit log"])],
+    FINANCE: [
+        ("Sales", SALES),
+        ("Customers", ["Users"]),
+        ("Finance", FINANCE_DESK),
+        ("Cashback", CASHBACK_DESK),
+        ("System", ["Audit log"]),
+    ],
     CATALOG_MANAGER: [("Sales", ["Shipping", "Tax rates"]), ("Catalog", CATALOG), ("Offers", OFFERS)],
     # Their merchant's catalog and offers (categories: the product form's category picker), nothing of System
     # or Finance.
@@ -136,6 +158,7 @@ SIDEBARS = {
         ("Sales", ["Orders", "Sales overview", "Invoices", "Shipping"]),
         ("Catalog", ["Products", "Variants", "Categories", "Merchants"]),
         ("Offers", ["Offers"]),
+        ("Cashback", ["Conversions", "Conversion reports"]),  # their own merchants' only
     ],
 }
 

@@ -37,11 +37,16 @@ ALL_CARDS = [
     "accounts.new_shoppers",
     "orders.today",
     "orders.per_day",
+    "cashback.review",
+    "cashback.withdrawals",
+    "cashback.credited",
     "notifications.dead_letters",
 ]
 MERCHANT_CARDS = ["catalog.products", "offers.live", "offers.activity", "offers.top", "orders.today", "orders.per_day"]
 # Today's sales need the sales overview's permission, which support and catalog managers do not hold.
 SALES_CARDS = {"orders.today", "orders.per_day"}
+# The cashback desk's money figures: finance and admin only.
+CASHBACK_CARDS = {"cashback.review", "cashback.withdrawals", "cashback.credited"}
 
 
 def _staff(*roles, merchant=None, **fields):
@@ -170,9 +175,20 @@ def test_superuser_sees_every_card():
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (SUPPORT, [key for key in ALL_CARDS if key not in SALES_CARDS]),  # users, catalog, offers, notifications
+        # users, catalog, offers, notifications
+        (SUPPORT, [key for key in ALL_CARDS if key not in SALES_CARDS | CASHBACK_CARDS]),
         (CATALOG_MANAGER, [key for key in MERCHANT_CARDS if key not in SALES_CARDS]),
-        (FINANCE, ["accounts.new_shoppers", "orders.today", "orders.per_day"]),
+        (
+            FINANCE,
+            [
+                "accounts.new_shoppers",
+                "orders.today",
+                "orders.per_day",
+                "cashback.review",
+                "cashback.withdrawals",
+                "cashback.credited",
+            ],
+        ),
     ],
 )
 def test_staff_see_the_cards_of_the_models_they_may_view(role, expected):
@@ -269,6 +285,9 @@ def test_superuser_dashboard_shows_every_card_with_its_figures(shop, frozen, cli
         "accounts.new_shoppers": {"New shoppers, last 30 days": 2},
         "orders.today": {"Orders today": 0, "Paid today": 0},
         "orders.per_day": {"Orders": 0, "Paid": 0},
+        "cashback.review": {"Awaiting review": 0},
+        "cashback.withdrawals": {"Awaiting approval": 0},
+        "cashback.credited": {"Credits": 0},
         "notifications.dead_letters": {"Dead-lettered": 1, "Failed in the last 30 days": 1},
     }
     for title in ("Products", "Offers", "Offer views and clicks", "Top offers by clicks", "New shoppers"):
