@@ -571,7 +571,7 @@ def cashbacks_backfill(*, now: datetime | None = None, days: int | None = None, 
        ``(status, expected_on)`` index finds the pending entries not yet due, joined to their order by key.
     """
     now = now or timezone.now()
-    days = days if days is not None else int(getattr(settings, "CASHBACK_BACKFILL_DAYS", 3))
+    days = days if days is not None else settings.CASHBACK_BACKFILL_DAYS
     repaired = 0
     missing = list(
         Order.objects.filter(

@@ -613,6 +613,8 @@ PAYMENTS_DEMO_ENABLED = env.bool("PAYMENTS_DEMO_ENABLED", default=True)
 # --- Cashback and wallet ----------------------------------------------------------------------------------
 # An order's cashback is confirmed this many days after delivery when nothing was refunded (the return window).
 CASHBACK_RETURN_WINDOW_DAYS = env.int("CASHBACK_RETURN_WINDOW_DAYS", default=30)
+# The hourly sweep creates cashback missed by a lost task for orders paid in this many days.
+CASHBACK_BACKFILL_DAYS = env.int("CASHBACK_BACKFILL_DAYS", default=3)
 # The most cashback one order or conversion earns, in DEFAULT_CURRENCY; empty: no platform cap (merchants may
 # still set their own in "Merchant cashback terms").
 CASHBACK_MAX_PER_ORDER = env.str("CASHBACK_MAX_PER_ORDER", default="")
