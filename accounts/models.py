@@ -23,7 +23,7 @@ from django.utils import timezone
 from django_otp.models import Device
 
 from commerce.core.models import AppendOnlyError as AppendOnlyError  # re-exported: raised by AuditEntry
-from commerce.core.models import AppendOnlyModel, AppendOnlyQuerySet
+from commerce.core.models import AppendOnlyModel
 
 from .phone import validate_e164
 
@@ -175,10 +175,6 @@ class SmsDevice(Device):
         return phone_otp_check(phone=self.phone, purpose=PhoneOTP.Purpose.SECOND_FACTOR, code=token).ok
 
 
-class AuditEntryQuerySet(AppendOnlyQuerySet):
-    """Audit entries are only ever inserted (see :class:`~commerce.core.models.AppendOnlyQuerySet`)."""
-
-
 class AuditEntry(AppendOnlyModel):
     """Who did what to which object, when and from where. Written only by
     :func:`accounts.services.audit.audit_record`; never changed or deleted.
@@ -206,7 +202,6 @@ class AuditEntry(AppendOnlyModel):
     user_agent = models.CharField(max_length=512, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

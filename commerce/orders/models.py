@@ -388,7 +388,8 @@ class OrderEvent(AppendOnlyModel):
     shopper_visible = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = OrderEventQuerySet.as_manager()
+    # The append-only manager plus ``shopper_visible()``; mypy sees the base's manager as a class variable.
+    objects = OrderEventQuerySet.as_manager()  # type: ignore[misc]
 
     class Meta:
         ordering = ["created_at", "id"]
