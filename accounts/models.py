@@ -202,7 +202,6 @@ class AuditEntry(AppendOnlyModel):
     user_agent = models.CharField(max_length=512, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-
     class Meta:
         ordering = ["-created_at", "-id"]
         default_permissions = ("view",)

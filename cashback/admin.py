@@ -1342,5 +1342,3 @@ class MerchantCashbackAdmin(ModelAdmin):
                 "the previous one keeps working for the grace period).",
                 messages.WARNING,
             )
-
-
