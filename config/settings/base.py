@@ -462,7 +462,7 @@ CONTENT_SECURITY_POLICY = {
 # default). Bearer tokens, not cookies, authenticate API calls, so credentials are not allowed.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key", "x-request-id"]
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key", "x-device-id", "x-request-id"]
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 CORS_ALLOW_CREDENTIALS = False
 

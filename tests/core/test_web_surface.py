@@ -240,7 +240,7 @@ def _preflight(client, origin: str, path: str = "/api/v1/checkout"):
         path,
         HTTP_ORIGIN=origin,
         HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
-        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization,content-type,idempotency-key,x-request-id",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization,content-type,idempotency-key,x-device-id,x-request-id",
     )
 
 
@@ -248,7 +248,9 @@ def test_allowed_origin_gets_the_preflight_headers(client, storefront):
     response = _preflight(client, STOREFRONT)
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == STOREFRONT
-    assert response["Access-Control-Allow-Headers"] == "authorization, content-type, idempotency-key, x-request-id"
+    assert response["Access-Control-Allow-Headers"] == (
+        "authorization, content-type, idempotency-key, x-device-id, x-request-id"
+    )
     assert response["Access-Control-Allow-Methods"] == "DELETE, GET, OPTIONS, PATCH, POST, PUT"
     assert "Access-Control-Allow-Credentials" not in response
 
