@@ -22,6 +22,7 @@ api_v1_patterns = [
     path("", include("commerce.orders.api.urls")),
     path("", include("payments.api.urls")),
     path("", include("cashback.api.urls")),
+    path("", include("loyalty.api.urls")),
 ]
 
 urlpatterns = [

@@ -564,6 +564,28 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 600.0,
         "options": {"expires": 600},
     },
+    # Loyalty: pending order points past the return window made available (and referrals rewarded); points past
+    # their expiry expired, oldest first, with reminders 7 days before; tiers reviewed (downgrades after the grace).
+    "loyalty-confirm-due": {
+        "task": "loyalty.tasks.earning.confirm_due_points",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+    "loyalty-expire-points": {
+        "task": "loyalty.tasks.ledger.expire_points",
+        "schedule": crontab(hour=1, minute=15),
+        "options": {"expires": 3600},
+    },
+    "loyalty-expiry-reminders": {
+        "task": "loyalty.tasks.ledger.send_expiry_reminders",
+        "schedule": crontab(hour=9, minute=0),
+        "options": {"expires": 3600},
+    },
+    "loyalty-review-tiers": {
+        "task": "loyalty.tasks.tiers.review_tiers",
+        "schedule": crontab(hour=3, minute=0),
+        "options": {"expires": 3600},
+    },
     # Every wallet's balances checked against its ledger; a mismatch is logged at ERROR and counted in /metrics.
     "wallets-audit-nightly": {
         "task": "cashback.tasks.audit.audit_wallets",
@@ -645,6 +667,24 @@ RAZORPAYX_KEY_SECRET = env.str("RAZORPAYX_KEY_SECRET", default="")
 RAZORPAYX_ACCOUNT_NUMBER = env.str("RAZORPAYX_ACCOUNT_NUMBER", default="")
 RAZORPAYX_API_BASE = env.str("RAZORPAYX_API_BASE", default="https://api.razorpay.com")
 RAZORPAYX_TIMEOUT_SECONDS = env.int("RAZORPAYX_TIMEOUT_SECONDS", default=10)
+
+# --- Loyalty ----------------------------------------------------------------------------------------------
+# Defaults of the programme settings row (editable in the admin afterwards: "Programme settings").
+# What one point is worth at checkout, in DEFAULT_CURRENCY.
+LOYALTY_POINT_VALUE = env.str("LOYALTY_POINT_VALUE", default="0.25")
+# At most this share (per cent) of an order may be paid with points.
+LOYALTY_MAX_REDEEM_PERCENT = env.str("LOYALTY_MAX_REDEEM_PERCENT", default="50")
+# Points expire this many months after they become available; members are reminded this many days before.
+LOYALTY_EXPIRY_MONTHS = env.int("LOYALTY_EXPIRY_MONTHS", default=12)
+LOYALTY_EXPIRY_REMINDER_DAYS = env.int("LOYALTY_EXPIRY_REMINDER_DAYS", default=7)
+# Referral points for the referrer and the new member, once the new member's first order is past its return window.
+LOYALTY_REFERRAL_REFERRER_POINTS = env.int("LOYALTY_REFERRAL_REFERRER_POINTS", default=500)
+LOYALTY_REFERRAL_REFEREE_POINTS = env.int("LOYALTY_REFERRAL_REFEREE_POINTS", default=250)
+# Tiers count qualifying points of this many months; a member below their tier keeps it this many days.
+LOYALTY_TIER_WINDOW_MONTHS = env.int("LOYALTY_TIER_WINDOW_MONTHS", default=12)
+LOYALTY_TIER_DOWNGRADE_GRACE_DAYS = env.int("LOYALTY_TIER_DOWNGRADE_GRACE_DAYS", default=30)
+# How many members GET loyalty/leaderboard lists.
+LOYALTY_LEADERBOARD_SIZE = env.int("LOYALTY_LEADERBOARD_SIZE", default=10)
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -1,0 +1,3 @@
+"""Routes of achievements (filled in by its view module)."""
+
+urlpatterns: list = []

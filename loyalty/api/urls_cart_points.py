@@ -1,0 +1,3 @@
+"""Routes of cart_points (filled in by its view module)."""
+
+urlpatterns: list = []

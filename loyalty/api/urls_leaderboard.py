@@ -1,0 +1,3 @@
+"""Routes of leaderboard (filled in by its view module)."""
+
+urlpatterns: list = []

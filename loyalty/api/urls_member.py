@@ -1,0 +1,3 @@
+"""Routes of member (filled in by its view module)."""
+
+urlpatterns: list = []

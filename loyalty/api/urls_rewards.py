@@ -1,0 +1,3 @@
+"""Routes of rewards (filled in by its view module)."""
+
+urlpatterns: list = []
