@@ -155,6 +155,7 @@ class PointsEntryKind(models.TextChoices):
     HOLD = "hold", "Held for checkout"
     RELEASE = "release", "Hold released"
     SPEND = "spend", "Spent at checkout"
+    RETURN = "return", "Spent points returned (refund)"
     REDEEM = "redeem", "Spent on a reward"
     EXPIRE = "expire", "Expired"
     ADJUSTMENT = "adjustment", "Staff adjustment"
@@ -175,6 +176,7 @@ class PointsEntry(AppendOnlyModel):
     hold              -x      0               +x
     release           +x      0               -x
     spend             0       0               -x
+    return            +x      0               0
     redeem            -x      0               0
     expire            -x      0               0
     adjustment        +/-x    0               0
