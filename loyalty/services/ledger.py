@@ -25,17 +25,23 @@ they read and consume the lots.
 import calendar
 import logging
 import secrets
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import User
-from commerce.core.errors import Conflict, InvalidInput
+from accounts.services.audit import audit_record
+from commerce.core.errors import Conflict, DomainError, InvalidInput
 from commerce.orders.models import Order
 
 from ..models import PointsAccount, PointsEntry, PointsEntryKind, PointsLot
 from . import hooks
+from .notify import points_expiring_notify
 from .programme import programme_get
 
 logger = logging.getLogger(__name__)
@@ -259,3 +265,235 @@ def points_post(
     if qualifying:
         hooks.points_earned_schedule(user_id=account.user_id, entry_id=entry.pk)
     return entry
+
+
+# --- staff adjustments ----------------------------------------------------------------------------------------
+
+
+def points_adjust(*, user_id: int, points: int, reason: str, actor: User, key: str) -> PointsEntry:
+    """A staff adjustment of a member's available points (positive or negative), with a reason; audited as
+    ``loyalty.points_adjusted``. Not qualifying: staff points never move tiers or leaderboards. ``key`` identifies
+    the adjustment (the admin form sends a fresh one per form), so a double-submitted form adjusts once: the
+    second answers 409 ``duplicate_adjustment``. Taking back more than is available answers 409
+    ``insufficient_points``."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("A reason is required.", fields={"reason": ["A reason is required."]})
+    if not _is_int(points) or points == 0 or abs(points) > MAX_POINTS:
+        raise InvalidInput(
+            "The points must be a non-zero whole number in range.", fields={"points": ["Not a valid number of points."]}
+        )
+    if not key or len(key) > 100:
+        raise InvalidInput("A key of 1 to 100 characters is required.", fields={"key": ["Not a valid key."]})
+    ledger_key = f"adjustment:{key}"
+    try:
+        with transaction.atomic():
+            account = points_account_lock(user_id=user_id)
+            before = {"available": account.available, "lifetime": account.lifetime}
+            entry = points_post(
+                account=account,
+                kind=PointsEntryKind.ADJUSTMENT,
+                points=points,
+                key=ledger_key,
+                actor=actor,
+                reason=reason,
+            )
+            audit_record(
+                action="loyalty.points_adjusted",
+                target=account,
+                actor=actor,
+                before=before,
+                after={
+                    "available": account.available,
+                    "lifetime": account.lifetime,
+                    "points": points,
+                    "reason": reason,
+                },
+            )
+    except IntegrityError as exc:
+        if PointsEntry.objects.filter(key=ledger_key).exists():
+            raise Conflict("This adjustment was already made.", code="duplicate_adjustment") from exc
+        raise
+    return entry
+
+
+# --- expiry ---------------------------------------------------------------------------------------------------
+
+
+def _lock_skipping(account_id: int) -> PointsAccount | None:
+    """The account locked, or None when another transaction holds it (``SKIP LOCKED`` on PostgreSQL; elsewhere
+    a plain lock, which waits)."""
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    return PointsAccount.objects.select_for_update(skip_locked=skip_locked).filter(pk=account_id).first()
+
+
+def _account_ids_batches(lots: QuerySet[PointsLot], batch_size: int) -> Iterator[list[int]]:
+    """The distinct accounts of ``lots``, ``batch_size`` ids at a time in id order (a keyset cursor, so work done
+    meanwhile never makes a batch skip or repeat an account)."""
+    after = 0
+    while True:
+        batch = list(
+            lots.filter(account_id__gt=after)
+            .order_by("account_id")
+            .values_list("account_id", flat=True)
+            .distinct()[:batch_size]
+        )
+        if batch:
+            yield batch
+        if len(batch) < batch_size:
+            return
+        after = batch[-1]
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ValueError("batch_size must be a positive whole number.")
+
+
+def _expire_account(account_id: int, now: datetime) -> PointsEntry | None:
+    key = f"expire:{account_id}:{timezone.localdate(now).isoformat()}"
+    with transaction.atomic():
+        account = _lock_skipping(account_id)
+        if account is None:  # a checkout or another run holds it: the next run takes it
+            return None
+        if PointsEntry.objects.filter(key=key).exists():  # already expired today; later lots wait for tomorrow
+            return None
+        due = PointsLot.objects.filter(account=account, remaining__gt=0, expires_at__lte=now)
+        total = due.aggregate(total=Sum("remaining"))["total"] or 0
+        # Held points belong to a checkout: they are spent (oldest lots first) or released, and expire after.
+        points = min(total, account.available)
+        if points <= 0:
+            return None
+        return points_post(
+            account=account,
+            kind=PointsEntryKind.EXPIRE,
+            points=-points,
+            key=key,
+            reason=f"{points} points reached their expiry date",
+            now=now,
+        )
+
+
+def points_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Expire the points of every lot whose ``expires_at`` has passed, one ``expire`` entry per account and day
+    (key ``expire:<account>:<date>``), oldest lots first, never more than the account's ``available`` (points
+    held by a checkout wait until they are spent or released). Each account in its own transaction; an account
+    another transaction holds (``SKIP LOCKED`` on PostgreSQL) is left for the next run, and one that fails is
+    logged and left too. Returns how many accounts lost points."""
+    _check_batch_size(batch_size)
+    now = now or timezone.now()
+    expired = 0
+    due = PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now)
+    for batch in _account_ids_batches(due, batch_size):
+        for account_id in batch:
+            try:
+                expired += _expire_account(account_id, now) is not None
+            except (DomainError, DatabaseError):
+                logger.exception("points of account %s could not be expired; the next run tries again", account_id)
+    if expired:
+        logger.info("expired points of %s accounts", expired)
+    return expired
+
+
+def _expiring_by_date(lots: list[PointsLot], available: int) -> list[tuple[int, datetime]]:
+    """``(points, expires_at)`` per expiry moment, soonest first, counting no more than ``available`` in all (as
+    expiry does: held points are not expired)."""
+    grouped: dict[datetime, int] = {}
+    for lot in sorted(lots, key=lambda lot: (lot.expires_at, lot.available_at, lot.pk)):
+        grouped[lot.expires_at] = grouped.get(lot.expires_at, 0) + lot.remaining
+    result: list[tuple[int, datetime]] = []
+    left = available
+    for expires_at, points in grouped.items():
+        counted = min(points, left)
+        if counted <= 0:
+            break
+        result.append((counted, expires_at))
+        left -= counted
+    return result
+
+
+def expiring_soon_days() -> int:
+    """How far ahead ``GET loyalty`` lists expiring points: ``LOYALTY_EXPIRING_SOON_DAYS`` (default 30), and never
+    less than the reminder period."""
+    days = int(getattr(settings, "LOYALTY_EXPIRING_SOON_DAYS", 30))
+    return max(days, programme_get().expiry_reminder_days)
+
+
+def points_expiring_soon(*, account: PointsAccount, now: datetime | None = None) -> list[tuple[int, datetime]]:
+    """The member's points that expire within :func:`expiring_soon_days`, as ``(points, expires_at)`` soonest
+    first (lots past their date that the nightly run has not expired yet included), at most ``available`` in
+    all. One query (plus the cached programme row)."""
+    now = now or timezone.now()
+    horizon = now + timedelta(days=expiring_soon_days())
+    lots = list(
+        PointsLot.objects.filter(account=account, remaining__gt=0, expires_at__lte=horizon).only(
+            "pk", "remaining", "available_at", "expires_at"
+        )
+    )
+    return _expiring_by_date(lots, account.available)
+
+
+# --- expiry reminders -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpiryReminder:
+    """What one reminder names: the points, and when the first of them expire (``lots``: each date's points)."""
+
+    points: int
+    expires_at: datetime
+    lots: tuple[tuple[int, datetime], ...]
+
+
+def _reminder_horizon(now: datetime, days: int) -> datetime:
+    """The end of the local day ``days`` from today: a lot is mentioned on the morning ``days`` days before."""
+    last_day = timezone.localdate(now) + timedelta(days=days + 1)
+    return timezone.make_aware(datetime.combine(last_day, datetime.min.time()))
+
+
+def _remind_account(account_id: int, now: datetime, horizon: datetime) -> ExpiryReminder | None:
+    with transaction.atomic():
+        account = _lock_skipping(account_id)
+        if account is None:
+            return None
+        lots = list(
+            PointsLot.objects.filter(
+                account=account, remaining__gt=0, reminded_at__isnull=True, expires_at__gt=now, expires_at__lt=horizon
+            )
+        )
+        if not lots:
+            return None
+        # Marked even when nothing is available (all held): each lot is mentioned once, as the issue asks.
+        PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(reminded_at=now)
+        expiring = _expiring_by_date(lots, account.available)
+        if not expiring:
+            return None
+        reminder = ExpiryReminder(
+            points=sum(points for points, _ in expiring), expires_at=expiring[0][1], lots=tuple(expiring)
+        )
+        points_expiring_notify(
+            user_id=account.user_id, points=reminder.points, expires_at=reminder.expires_at, lots=reminder.lots
+        )
+        return reminder
+
+
+def points_expiry_reminders_send(*, now: datetime | None = None) -> int:
+    """Remind every member with points expiring within ``programme.expiry_reminder_days`` (up to the end of that
+    day): one message per member and run (email, or SMS when there is only a phone) naming the points and the
+    first date; each lot is marked ``reminded_at`` so it is mentioned once. Returns how many members were
+    reminded."""
+    now = now or timezone.now()
+    horizon = _reminder_horizon(now, programme_get().expiry_reminder_days)
+    lots = PointsLot.objects.filter(
+        remaining__gt=0, reminded_at__isnull=True, expires_at__gt=now, expires_at__lt=horizon
+    )
+    reminded = 0
+    for batch in _account_ids_batches(lots, 500):
+        for account_id in batch:
+            try:
+                reminded += _remind_account(account_id, now, horizon) is not None
+            except (DomainError, DatabaseError):
+                logger.exception("expiry reminder of account %s failed; the next run tries again", account_id)
+    if reminded:
+        logger.info("reminded %s members of expiring points", reminded)
+    return reminded
