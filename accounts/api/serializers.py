@@ -85,6 +85,14 @@ class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    referral_code = serializers.CharField(
+        max_length=12,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Optional: a friend's referral code (any text up to 12 characters; an unknown or refused code "
+        "does not stop the sign-up, it only earns no referral points).",
+    )
     captcha = CaptchaField(help_text="CAPTCHA token; required while a CAPTCHA provider is configured.")
 
 

@@ -141,7 +141,14 @@ class RegisterView(PublicView):
         while a CAPTCHA provider is configured."""
         data = _valid(s.RegisterSerializer, request)
         captcha_check(token=data.get("captcha"), remote_ip=client_ip(request))
-        user = user_register(email=data["email"], password=data["password"], full_name=data["full_name"])
+        user = user_register(
+            email=data["email"],
+            password=data["password"],
+            full_name=data["full_name"],
+            referral_code=data["referral_code"],
+            ip=client_ip(request),
+            device_id=request.headers.get(DEVICE_ID_HEADER),
+        )
         tokens = token_pair_issue(user=user)
         _fingerprints_record(request, user_id=user.pk, phone=user.phone)
         body = {"user": s.UserSerializer(user).data, "access": tokens.access, "refresh": tokens.refresh}

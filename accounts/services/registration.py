@@ -5,15 +5,26 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
+from accounts import events
 from accounts.models import User, UserManager
 from commerce.core.errors import InvalidInput
 
 EMAIL_TAKEN = "An account with this email address already exists."
 
 
-def user_register(*, email: str, password: str, full_name: str = "") -> User:
+def user_register(
+    *,
+    email: str,
+    password: str,
+    full_name: str = "",
+    referral_code: str = "",
+    ip: str | None = None,
+    device_id: str | None = None,
+) -> User:
     """Create a shopper account. The password must pass Django's password validators (``AUTH_PASSWORD_VALIDATORS``),
-    judged against this user's email and name; a taken email is a 400 ``email_taken``."""
+    judged against this user's email and name; a taken email is a 400 ``email_taken``. Publishes
+    ``user_registered`` (with ``referral_code`` as given, unchecked: loyalty judges it, and the client's ``ip`` and
+    ``device_id``) after the account commits."""
     email = UserManager.normalize_email(email)
     try:
         validate_email(email)
@@ -28,6 +39,10 @@ def user_register(*, email: str, password: str, full_name: str = "") -> User:
         raise InvalidInput(EMAIL_TAKEN, code="email_taken", fields={"email": [EMAIL_TAKEN]})
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, password=password, full_name=full_name)
+            user = User.objects.create_user(email=email, password=password, full_name=full_name)
+            events.publish(
+                events.user_registered, user_id=user.pk, referral_code=referral_code, ip=ip, device_id=device_id
+            )
+            return user
     except (IntegrityError, ValidationError) as exc:  # lost a race with another registration
         raise InvalidInput(EMAIL_TAKEN, code="email_taken", fields={"email": [EMAIL_TAKEN]}) from exc

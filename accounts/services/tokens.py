@@ -28,13 +28,16 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts import events
 from accounts.errors import AuthenticationError, TooManyRequests
 from accounts.lockout import LOCKED_OUT_DETAIL, retry_after_seconds
 from accounts.models import PhoneOTP, User, UserManager
 from accounts.permissions import get_owned_or_404
+from commerce.core.client_ip import client_ip
 
 from .audit import audit_record
 from .otp import OtpCheck, phone_otp_check, phone_otp_consume, phone_otp_count_failure, phone_otp_request, phone_user_id
+from .profile import profile_completed_publish, profile_is_complete
 from .two_factor import (
     BACKUP,
     TOTP,
@@ -209,6 +212,17 @@ def phone_login_verify(*, phone: str, code: str, otp: str | None = None, request
     return _phone_login_finish(phone=phone, check=check, request=request)
 
 
+DEVICE_ID_HEADER = "X-Device-Id"
+
+
+def _client(request: Any) -> tuple[str | None, str | None]:
+    """The client's IP and ``X-Device-Id`` header (for the ``user_registered`` event), None without a request."""
+    if request is None:
+        return None, None
+    headers = getattr(request, "headers", None)
+    return client_ip(request), (headers.get(DEVICE_ID_HEADER) if headers is not None else None)
+
+
 def _phone_login_finish(*, phone: str, check: OtpCheck, request: Any) -> PhoneLogin:
     with transaction.atomic():
         if not phone_otp_consume(check=check):
@@ -220,9 +234,15 @@ def _phone_login_finish(*, phone: str, check: OtpCheck, request: Any) -> PhoneLo
             user.set_unusable_password()
             user.full_clean(exclude=["password"])
             user.save()
+            ip, device_id = _client(request)
+            events.publish(events.user_registered, user_id=user.pk, referral_code="", ip=ip, device_id=device_id)
+            events.publish(events.phone_verified, user_id=user.pk)
         elif not user.phone_verified:
+            was_complete = profile_is_complete(user)
             user.phone_verified = True
             user.save(update_fields=["phone_verified"])
+            events.publish(events.phone_verified, user_id=user.pk)
+            profile_completed_publish(user=user, was_complete=was_complete)
     if not user.is_active:
         raise AuthenticationError("This account is disabled.", code="account_disabled")
     tokens = token_pair_issue(user=user)
