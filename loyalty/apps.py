@@ -13,8 +13,9 @@ class LoyaltyConfig(AppConfig):
         # checkout adjustment that spends points.
         from commerce.orders.adjustments import register_adjustment_provider
 
-        from . import receivers
+        from . import dashboard, receivers
         from .services.redemption import PointsRedemption
 
         receivers.connect()
         register_adjustment_provider(PointsRedemption())
+        dashboard.register()  # the back office's cards (members by tier, points issued and spent, rewards)

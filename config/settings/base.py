@@ -269,7 +269,24 @@ ADMIN_NAVIGATION: list[tuple[str, list[tuple[str, str, str]]]] = [
             ("Cashback terms", "tune", "cashback.MerchantCashback"),
         ],
     ),
-    ("Loyalty", []),  # points, tiers and rewards once they have admins
+    (
+        "Loyalty",
+        [
+            ("Members", "loyalty", "loyalty.PointsAccount"),
+            ("Points ledger", "receipt_long", "loyalty.PointsEntry"),
+            ("Tier changes", "trending_up", "loyalty.TierChange"),
+            ("Checkout holds", "lock_clock", "loyalty.PointsHold"),
+            ("Rewards redeemed", "redeem", "loyalty.RewardRedemption"),
+            ("Achievements earned", "military_tech", "loyalty.AchievementAward"),
+            ("Referrals", "group_add", "loyalty.Referral"),
+            ("Programme settings", "settings", "loyalty.Programme"),
+            ("Earning rules", "rule", "loyalty.EarningRule"),
+            ("Campaigns", "campaign", "loyalty.Campaign"),
+            ("Tiers", "workspace_premium", "loyalty.Tier"),
+            ("Rewards", "card_giftcard", "loyalty.Reward"),
+            ("Achievements", "emoji_events", "loyalty.Achievement"),
+        ],
+    ),
     (
         "System",
         [
