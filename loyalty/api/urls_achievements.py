@@ -1,3 +1,9 @@
-"""Routes of achievements (filled in by its view module)."""
+"""Route of the member's achievements (``loyalty/achievements``)."""
 
-urlpatterns: list = []
+from django.urls import URLPattern, path
+
+from .achievements import AchievementListView
+
+urlpatterns: list[URLPattern] = [
+    path("loyalty/achievements", AchievementListView.as_view(), name="loyalty-achievements"),
+]
