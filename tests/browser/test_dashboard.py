@@ -25,6 +25,9 @@ ALL_CARDS = [
     "cashback.review",
     "cashback.withdrawals",
     "cashback.credited",
+    "loyalty.tiers",
+    "loyalty.points",
+    "loyalty.rewards",
     "notifications.dead_letters",
 ]
 

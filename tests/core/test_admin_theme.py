@@ -116,6 +116,23 @@ CASHBACK_DESK = [
 ]
 # Support answers shoppers: their cashback, wallets and withdrawals, no conversions or merchants' terms.
 CASHBACK_SUPPORT = CASHBACK_DESK[:6]
+LOYALTY_DESK = [
+    "Members",
+    "Points ledger",
+    "Tier changes",
+    "Checkout holds",
+    "Rewards redeemed",
+    "Achievements earned",
+    "Referrals",
+    "Programme settings",
+    "Earning rules",
+    "Campaigns",
+    "Tiers",
+    "Rewards",
+    "Achievements",
+]
+# Support answers members: their points and history, and what the programme offers; not its settings.
+LOYALTY_SUPPORT = [*LOYALTY_DESK[:7], "Tiers", "Rewards", "Achievements"]
 SIDEBARS = {
     "superuser": [
         ("Sales", SALES),
@@ -124,6 +141,7 @@ SIDEBARS = {
         ("Customers", ["Users"]),
         ("Finance", FINANCE_DESK),
         ("Cashback", CASHBACK_DESK),
+        ("Loyalty", LOYALTY_DESK),
         ("System", [*SYSTEM_ADMIN[:6], "Issued tokens", "Revoked tokens", *SYSTEM_ADMIN[6:]]),
     ],
     ADMIN: [
@@ -133,6 +151,7 @@ SIDEBARS = {
         ("Customers", ["Users"]),
         ("Finance", FINANCE_DESK),
         ("Cashback", CASHBACK_DESK),
+        ("Loyalty", LOYALTY_DESK),
         ("System", SYSTEM_ADMIN),
     ],
     SUPPORT: [
@@ -142,6 +161,7 @@ SIDEBARS = {
         ("Customers", ["Users"]),
         ("Finance", ["Payments", "Refunds"]),  # to answer "where is my refund?"; no webhooks
         ("Cashback", CASHBACK_SUPPORT),
+        ("Loyalty", LOYALTY_SUPPORT),
         ("System", ["Notifications", "Lockouts"]),
     ],
     FINANCE: [
@@ -149,6 +169,7 @@ SIDEBARS = {
         ("Customers", ["Users"]),
         ("Finance", FINANCE_DESK),
         ("Cashback", CASHBACK_DESK),
+        ("Loyalty", LOYALTY_DESK),  # to read: finance changes nothing in loyalty
         ("System", ["Audit log"]),
     ],
     CATALOG_MANAGER: [("Sales", ["Shipping", "Tax rates"]), ("Catalog", CATALOG), ("Offers", OFFERS)],

@@ -40,6 +40,9 @@ ALL_CARDS = [
     "cashback.review",
     "cashback.withdrawals",
     "cashback.credited",
+    "loyalty.tiers",
+    "loyalty.points",
+    "loyalty.rewards",
     "notifications.dead_letters",
 ]
 MERCHANT_CARDS = ["catalog.products", "offers.live", "offers.activity", "offers.top", "orders.today", "orders.per_day"]
@@ -47,6 +50,8 @@ MERCHANT_CARDS = ["catalog.products", "offers.live", "offers.activity", "offers.
 SALES_CARDS = {"orders.today", "orders.per_day"}
 # The cashback desk's money figures: finance and admin only.
 CASHBACK_CARDS = {"cashback.review", "cashback.withdrawals", "cashback.credited"}
+# Members by tier, points issued and spent, rewards redeemed: admin, finance and support (who answer members).
+LOYALTY_CARDS = ["loyalty.tiers", "loyalty.points", "loyalty.rewards"]
 
 
 def _staff(*roles, merchant=None, **fields):
@@ -187,6 +192,7 @@ def test_superuser_sees_every_card():
                 "cashback.review",
                 "cashback.withdrawals",
                 "cashback.credited",
+                *LOYALTY_CARDS,
             ],
         ),
     ],
@@ -288,6 +294,9 @@ def test_superuser_dashboard_shows_every_card_with_its_figures(shop, frozen, cli
         "cashback.review": {"Awaiting review": 0},
         "cashback.withdrawals": {"Awaiting approval": 0},
         "cashback.credited": {"Credits": 0},
+        "loyalty.tiers": {"Members": 0},
+        "loyalty.points": {"Issued": 0, "Spent": 0},
+        "loyalty.rewards": {"Redeemed": 0, "Points spent": 0},
         "notifications.dead_letters": {"Dead-lettered": 1, "Failed in the last 30 days": 1},
     }
     for title in ("Products", "Offers", "Offer views and clicks", "Top offers by clicks", "New shoppers"):
