@@ -1,3 +1,9 @@
-"""Routes of leaderboard (filled in by its view module)."""
+"""Route of the leaderboard (``loyalty/leaderboard``)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .leaderboard import LeaderboardView
+
+urlpatterns = [
+    path("loyalty/leaderboard", LeaderboardView.as_view(), name="loyalty-leaderboard"),
+]
