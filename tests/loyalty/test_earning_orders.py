@@ -3,6 +3,7 @@ refunds and cancellations in proportion; event points once per member; duplicate
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
 import time_machine
@@ -22,6 +23,16 @@ from loyalty.services.ledger import points_account_lock, points_post
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _default_rules(db):
+    """The default tiers and earning rules of migration 0003 (a transactional test run before may have flushed
+    them)."""
+    from django.apps import apps
+
+    import_module("loyalty.migrations.0003_default_tiers_and_rules").create(apps, None)
+
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 

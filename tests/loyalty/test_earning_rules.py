@@ -3,6 +3,7 @@ the tier multiplier, one floor per rule group, the reason, and only the default 
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
 import time_machine
@@ -13,6 +14,16 @@ from loyalty.services.earning import points_quote_order
 from tests.catalog.factories import CategoryFactory, MerchantFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _default_rules(db):
+    """The default tiers and earning rules of migration 0003 (a transactional test run before may have flushed
+    them)."""
+    from django.apps import apps
+
+    import_module("loyalty.migrations.0003_default_tiers_and_rules").create(apps, None)
+
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)  # a Saturday
 

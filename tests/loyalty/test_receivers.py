@@ -1,6 +1,7 @@
 """Loyalty's receivers of the orders' and accounts' events: each only enqueues its tasks, after the surrounding
 transaction commits (never when it rolls back); the tasks run the earning services."""
 
+from importlib import import_module
 from unittest import mock
 
 import pytest
@@ -14,6 +15,16 @@ from loyalty.models import PointsEntry
 from loyalty.tasks import earning as tasks
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _default_rules(db):
+    """The default tiers and earning rules of migration 0003 (a transactional test run before may have flushed
+    them)."""
+    from django.apps import apps
+
+    import_module("loyalty.migrations.0003_default_tiers_and_rules").create(apps, None)
+
 
 TASKS = (
     "earn_order_points",
