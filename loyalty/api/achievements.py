@@ -25,7 +25,10 @@ class AchievementProgressSerializer(serializers.Serializer[Any]):
         help_text="Where the caller is, as a decimal string: a whole number for counts, two places for spend."
     )
     target = serializers.CharField(help_text="What completes the achievement, in the same form.")
-    label = serializers.CharField(help_text='For display: "3 / 5 orders", "₹2,500.00 / ₹10,000.00 spent".')
+    # A field called "label" shadows Field.label in the stubs only; DRF declares it like any other field.
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text='For display: "3 / 5 orders", "₹2,500.00 / ₹10,000.00 spent".'
+    )
 
 
 class AchievementSerializer(serializers.Serializer[Any]):
