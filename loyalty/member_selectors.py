@@ -36,20 +36,12 @@ class MemberSummary:
     rewards: list[RewardRedemption]
 
 
-def member_rewards(*, account: PointsAccount) -> list[RewardRedemption]:
-    """The member's reward redemptions, newest first, with the reward and the coupon issued (one query)."""
-    return list(
-        RewardRedemption.objects.filter(account=account)
-        .select_related("reward", "coupon")
-        .order_by("-created_at", "-id")
-    )
-
-
 def member_summary(*, user: User, now: datetime | None = None) -> MemberSummary:
     """The member's loyalty as of ``now``. A member who has no points account yet gets one (the referral code
     they share must exist from their first look), through the ledger's race-safe
     :func:`~loyalty.services.ledger.points_account_get_or_create`."""
     from .services.ledger import points_account_get_or_create, points_expiring_soon
+    from .services.rewards import rewards_redeemed
     from .services.tiers import tier_progress
 
     now = now or timezone.now()
@@ -58,7 +50,7 @@ def member_summary(*, user: User, now: datetime | None = None) -> MemberSummary:
         account=account,
         tier=tier_progress(account=account, now=now),
         expiring_soon=points_expiring_soon(account=account, now=now),
-        rewards=member_rewards(account=account),
+        rewards=rewards_redeemed(user_id=user.pk),
     )
 
 

@@ -1,3 +1,10 @@
-"""Routes of member (filled in by its view module)."""
+"""Routes of the member's loyalty (read-only)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .member import LoyaltyView, PointsTransactionListView
+
+urlpatterns = [
+    path("loyalty", LoyaltyView.as_view(), name="loyalty"),
+    path("loyalty/transactions", PointsTransactionListView.as_view(), name="loyalty-transactions"),
+]
