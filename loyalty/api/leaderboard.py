@@ -19,10 +19,6 @@ from ..selectors import PERIODS
 from ..services.leaderboard import leaderboard_read, leaderboard_size
 
 
-class LeaderboardQuerySerializer(serializers.Serializer[Any]):
-    period = serializers.ChoiceField(choices=PERIODS, required=False, default="week")
-
-
 class LeaderboardEntrySerializer(serializers.Serializer[Any]):
     rank = serializers.IntegerField()
     name = serializers.CharField(help_text="First name and the initial of the last (Priya S.), or Member #id.")
@@ -55,11 +51,11 @@ class LeaderboardView(APIView):
         responses={200: LeaderboardSerializer},
     )
     def get(self, request: Request) -> Response:
-        query = LeaderboardQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        # Validated by the service: anything but week, month or all (an empty value too) is 400 with fields.period.
+        period = request.query_params.get("period", "week")
         user = request.user
         board = leaderboard_read(
-            period=query.validated_data["period"],
+            period=period,
             user_id=user.pk if user.is_authenticated else None,
             size=leaderboard_size(),
         )
