@@ -1,3 +1,9 @@
-"""Routes of cart_points (filled in by its view module)."""
+"""Routes of the cart's points."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import cart_points
+
+urlpatterns = [
+    path("cart/points", cart_points.CartPointsView.as_view(), name="cart-points"),
+]

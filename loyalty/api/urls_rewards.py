@@ -1,3 +1,10 @@
-"""Routes of rewards (filled in by its view module)."""
+"""Routes of the reward catalogue."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import rewards
+
+urlpatterns = [
+    path("loyalty/rewards", rewards.RewardListView.as_view(), name="loyalty-rewards"),
+    path("loyalty/rewards/<int:pk>/redeem", rewards.RewardRedeemView.as_view(), name="loyalty-reward-redeem"),
+]
