@@ -333,3 +333,18 @@ def test_event_without_an_active_rule_awards_nothing():
 def test_unknown_event_is_invalid_input():
     with pytest.raises(InvalidInput):
         points_award_event(user_id=UserFactory().pk, event="birthday")
+
+
+def test_the_periodic_task_repairs_confirms_and_rewards_referrals(paid_order, shopper, settings):
+    from loyalty.tasks.earning import confirm_due_points
+
+    settings.CASHBACK_RETURN_WINDOW_DAYS = 30
+    delivered = paid_order(placed_at=NOW - timedelta(days=50))
+    points_earn_for_order(order_id=delivered.pk)
+    deliver(delivered, at=NOW - timedelta(days=31))
+    lost = paid_order(placed_at=NOW - timedelta(days=1))  # its earning task never ran
+
+    assert confirm_due_points() == {"repaired": 1, "confirmed": 1, "referrals": 0}
+    assert PointsEntry.objects.filter(order=lost, kind="earn_pending").count() == 1
+    assert balances(shopper) == (100 + 99, 99, 199)
+    assert confirm_due_points() == {"repaired": 0, "confirmed": 0, "referrals": 0}
