@@ -29,7 +29,7 @@ class PlainIntegerField(forms.IntegerField):
 
     PLAIN = re.compile(r"[-+]?[0-9]+", re.ASCII)
 
-    def to_python(self, value: object) -> int | None:  # type: ignore[override]
+    def to_python(self, value: object) -> int | None:
         if isinstance(value, str) and value.strip() and not self.PLAIN.fullmatch(value.strip()):
             raise forms.ValidationError("Enter a whole number of points, such as 250 or -100.", code="invalid")
         return super().to_python(value)
@@ -69,7 +69,7 @@ class PointsAdjustmentForm(forms.Form):
         return value
 
 
-class RewardForm(forms.ModelForm):  # type: ignore[type-arg]
+class RewardForm(forms.ModelForm):
     """A reward as a setting. The table's CHECKs pass a NULL value (SQL's rule), so a discount coupon without a
     discount or a booster without a rate would be stored: the form asks for the figure the kind needs."""
 
