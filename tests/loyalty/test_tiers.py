@@ -211,9 +211,9 @@ def test_the_review_places_accounts_without_a_tier_and_makes_good_a_missed_upgra
 def test_the_nightly_task_reviews_at_the_current_time(shopper):
     silver_member_below_since(shopper, NOW)
     with time_machine.travel(NOW + timedelta(days=29), tick=False):
-        assert review_tiers.delay().get() == 0
+        assert review_tiers.apply().get() == 0
     with time_machine.travel(NOW + timedelta(days=31), tick=False):
-        assert review_tiers.delay().get() == 1
+        assert review_tiers.apply().get() == 1
     assert TierChange.objects.filter(to_tier__code="bronze", created_at=NOW + timedelta(days=31)).count() == 1
 
 
