@@ -24,6 +24,15 @@ For ``wallet``: ``--shoppers`` new shoppers whose wallets hold ``WALLET_FUNDS`` 
 run's withdrawals equal what locust saw created (``--expect``), that each shopper's held balance is the sum of their
 withdrawals, and that ``wallets_audit`` finds every wallet equal to its ledger.
 
+For ``loyalty-leaderboard``: ``--shoppers`` new shoppers (the readers, with tokens) and ``LB_MEMBERS`` more members,
+each with ``LB_ENTRIES`` qualifying ``earn`` entries spread over the past six weeks, written through the ledger
+service (``points_post``; the follow-up tasks are not queued here), then ``leaderboards_rebuild`` fills Redis.
+``lb-writer`` is the earning load during the run: it posts qualifying ``earn`` entries through the ledger service
+for random members at ``--rate`` per second for ``--duration`` seconds, each followed by its follow-ups run at once
+(``CELERY_TASK_ALWAYS_EAGER``: tier, achievements and the leaderboard's ``leaderboard_record``, as the task does
+after commit), and prints how many it wrote. ``verify-leaderboard`` then checks that every board read from Redis
+(the top 100 and each member's own place for a sample) equals the ledger's database ranking.
+
 ``verify-webhooks`` checks what the webhook run left, from the database: every delivery of the run stored once
 (the inbox count equals what locust saw accepted, with ``--expect``), none ``failed``, none still ``received``
 (the backlog drained), every payment that received an event captured exactly once (captured amount equal to its
@@ -219,6 +228,118 @@ def _bench_wallets(shoppers: list[dict[str, str]], run_id: str) -> None:
                 )
 
 
+LB_MEMBERS = 2000
+LB_ENTRIES = 3
+LB_WEEKS = 6
+
+
+def _lb_post(user_id: int, points: int, key: str, at: object) -> None:
+    from django.db import transaction
+
+    from loyalty.models import PointsEntryKind
+    from loyalty.services.ledger import points_account_lock, points_post
+
+    with transaction.atomic():
+        account = points_account_lock(user_id=user_id)
+        points_post(
+            account=account,
+            kind=PointsEntryKind.EARN,
+            points=points,
+            key=key,
+            qualifying=True,
+            rule_code="bench",
+            reason="leaderboard benchmark",
+            now=at,  # type: ignore[arg-type]
+        )
+
+
+def _bench_leaderboard(shoppers: list[dict[str, str]], run_id: str) -> list[int]:
+    """Members with qualifying points over the past weeks (see the module docstring); their user ids."""
+    import random
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from accounts.models import User
+    from loyalty.services.leaderboard import leaderboards_rebuild
+
+    password = make_password(BENCH_PASSWORD)
+    emails = [f"bench-lb-{run_id.lower()}-{n}@example.com" for n in range(LB_MEMBERS)]
+    first = ["Priya", "Ravi", "Asha", "Vikram", "Neha", "Arjun", "Kavya", "Rohan", "", "Meera"]
+    last = ["Sharma", "Kumar", "Iyer", "Singh", "Das", "Nair", "", "Patel"]
+    User.objects.bulk_create(
+        [
+            User(email=email, full_name=f"{first[n % 10]} {last[n % 8]}".strip(), password=password)
+            for n, email in enumerate(emails)
+        ]
+    )
+    member_ids = list(User.objects.filter(email__in=emails).values_list("pk", flat=True))
+    member_ids += list(User.objects.filter(email__in=[s["email"] for s in shoppers]).values_list("pk", flat=True))
+    now = timezone.now()
+    rng = random.Random(run_id)
+    # Each entry's follow-ups would go to a broker nobody reads during the preparation: the rebuild below does
+    # the leaderboard's part at once.
+    with mock.patch("loyalty.services.hooks.points_earned_schedule"):
+        for user_id in member_ids:
+            for n in range(LB_ENTRIES):
+                at = now - timedelta(seconds=rng.randrange(LB_WEEKS * 7 * 86400))
+                _lb_post(user_id, rng.randrange(10, 500), f"bench-lb:{run_id}:{user_id}:{n}", at)
+    leaderboards_rebuild()
+    return member_ids
+
+
+def lb_writer(args: argparse.Namespace) -> int:
+    """See the module docstring (``lb-writer``)."""
+    _django()
+    import random
+
+    from django.utils import timezone
+
+    data = json.loads(Path(args.data).read_text())
+    members: list[int] = data["members"]
+    rng = random.Random()
+    started = time.monotonic()
+    written = 0
+    while time.monotonic() - started < args.duration:
+        due = started + written / args.rate
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        user_id = rng.choice(members)
+        _lb_post(user_id, rng.randrange(10, 500), f"bench-lb:{data['run_id']}:w:{os.getpid()}:{written}", None)
+        written += 1
+    elapsed = time.monotonic() - started
+    print(f"lb-writer: {written} earning entries in {elapsed:.1f} s ({written / elapsed:.1f}/s) at {timezone.now()}")
+    return 0
+
+
+def verify_leaderboard(args: argparse.Namespace) -> int:
+    """See the module docstring (``verify-leaderboard``)."""
+    _django()
+    import random
+    from unittest import mock
+
+    from loyalty.services import leaderboard as lb
+
+    data = json.loads(Path(args.data).read_text())
+    sample = random.Random(0).sample(data["members"], min(50, len(data["members"])))
+    mismatches = 0
+    for period in ("week", "month", "all"):
+        for user_id in [None, *sample]:
+            from_redis = lb.leaderboard_read(period=period, user_id=user_id, size=100)
+            with mock.patch.object(lb, "enabled", lambda: False):
+                from_database = lb.leaderboard_read(period=period, user_id=user_id, size=100)
+            if from_redis != from_database:
+                mismatches += 1
+                if mismatches <= 3:
+                    print(f"MISMATCH {period} user {user_id}:\n redis    {from_redis}\n database {from_database}")
+    print(f"Leaderboards: {3 * (len(sample) + 1)} reads compared, {mismatches} differ from the ledger")
+    print("OK: Redis ranks equal the ledger's" if not mismatches else "MISMATCH")
+    return 1 if mismatches else 0
+
+
 def prepare(args: argparse.Namespace) -> int:
     _django()
     from django.conf import settings
@@ -235,6 +356,13 @@ def prepare(args: argparse.Namespace) -> int:
             "webhook_secret": settings.STRIPE_WEBHOOK_SECRET,
             "payments": payments,
         }
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(data))
+        return 0
+    if args.scenario == "loyalty-leaderboard":
+        shoppers = _bench_shoppers(args.shoppers, run_id)
+        members = _bench_leaderboard(shoppers, run_id)
+        data = {"run_id": run_id, "scenario": args.scenario, "shoppers": shoppers, "members": members}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(data))
         return 0
@@ -395,7 +523,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare")
-    prep.add_argument("--scenario", choices=["checkout", "flash-sale", "webhooks", "wallet"], required=True)
+    prep.add_argument(
+        "--scenario", choices=["checkout", "flash-sale", "webhooks", "wallet", "loyalty-leaderboard"], required=True
+    )
     prep.add_argument("--payments", type=int, default=200, help="webhooks: pending Stripe payments to prepare")
     prep.add_argument("--shoppers", type=int, default=100)
     prep.add_argument("--flash-stock", type=int, default=50)
@@ -409,6 +539,12 @@ def main() -> int:
     wallet = commands.add_parser("verify-wallet")
     wallet.add_argument("--data", required=True)
     wallet.add_argument("--expect", type=int, default=None)
+    writer = commands.add_parser("lb-writer")
+    writer.add_argument("--data", required=True)
+    writer.add_argument("--rate", type=float, default=20.0, help="earning entries per second")
+    writer.add_argument("--duration", type=float, default=30.0)
+    lboard = commands.add_parser("verify-leaderboard")
+    lboard.add_argument("--data", required=True)
     backlog = commands.add_parser("webhook-backlog")
     backlog.add_argument("--data", required=True)
     args = parser.parse_args()
@@ -417,6 +553,8 @@ def main() -> int:
         "verify": verify,
         "verify-webhooks": verify_webhooks,
         "verify-wallet": verify_wallet,
+        "lb-writer": lb_writer,
+        "verify-leaderboard": verify_leaderboard,
         "webhook-backlog": webhook_backlog,
     }
     return handlers[args.command](args)

@@ -25,8 +25,14 @@ changes). Anything but a 200 is a failure. The accepted count is written to ``BE
 must be the same 201, marked ``Idempotent-Replayed``). Withdrawals created are counted to ``BENCH_OUTCOMES``;
 ``run.py`` then checks the ledger with ``bench_data.py verify-wallet``.
 
-The buying and wallet scenarios read their shoppers (emails and JWT access tokens, minted by ``bench_data.py prepare``
-so the run does not spend its CPU hashing passwords) and SKUs from the JSON file named by ``BENCH_DATA``.
+``LeaderboardUser``: a signed-in shopper reading ``GET loyalty/leaderboard`` flat out, mixed periods (``week`` 3,
+``month`` 2, ``all`` 1), one row per period in the report. Meanwhile ``run.py`` runs ``bench_data.py lb-writer``,
+which posts qualifying earning entries through the ledger service at a steady rate (``--lb-writes``), so the
+boards move during the run; afterwards ``bench_data.py verify-leaderboard`` checks Redis against the ledger.
+
+The buying, wallet and leaderboard scenarios read their shoppers (emails and JWT access tokens, minted by
+``bench_data.py prepare`` so the run does not spend its CPU hashing passwords) and SKUs from the JSON file named by
+``BENCH_DATA``.
 """
 
 import hashlib
@@ -372,6 +378,25 @@ class WalletUser(_Shopper):
             )
             if again is not None and again != first:
                 raise AssertionError("a replayed withdrawal answered differently")
+
+
+class LeaderboardUser(_Shopper):
+    """See the module docstring."""
+
+    def _board(self, period: str) -> None:
+        self._send("GET", f"/api/v1/loyalty/leaderboard?period={period}", f"GET loyalty/leaderboard {period}", 200)
+
+    @task(3)
+    def week(self):
+        self._board("week")
+
+    @task(2)
+    def month(self):
+        self._board("month")
+
+    @task(1)
+    def all_time(self):
+        self._board("all")
 
 
 @events.test_stop.add_listener

@@ -6,6 +6,7 @@
     .venv/bin/python loadtests/run.py --scenario flash-sale --users 300 --flash-stock 50 --duration 30
     .venv/bin/python loadtests/run.py --scenario webhooks --users 20 --duration 30 --celery-workers 2
     .venv/bin/python loadtests/run.py --scenario wallet --users 20 --duration 30
+    .venv/bin/python loadtests/run.py --scenario loyalty-leaderboard --users 20 --duration 30 --lb-writes 20
 
 It creates (if missing) the database named in ``--database-url``, migrates it, runs ``seed_demo``, starts
 gunicorn on ``--port``, waits for ``/api/v1/health``, runs the scenario for a fixed time and prints requests/s,
@@ -30,6 +31,12 @@ drain it, then ``bench_data.py verify-webhooks`` checks every delivery was store
 ``wallet`` (``WalletUser``: wallet reads and withdrawals with idempotency keys) runs on ``commerce_bench_wallet``,
 Redis db 11; ``bench_data.py verify-wallet`` then checks the ledger (every wallet equal to its ledger, each
 withdrawal held once, as many withdrawals as locust saw created).
+
+``loyalty-leaderboard`` (``LeaderboardUser``: ``GET loyalty/leaderboard`` flat out, mixed periods) runs on
+``commerce_bench_lboard``, Redis db 14. ``bench_data.py prepare`` gives 2,000 members points over six weeks and
+rebuilds the boards; during the load a writer process (``bench_data.py lb-writer``) posts ``--lb-writes`` qualifying
+earning entries per second through the ledger service, each followed by its follow-ups (the leaderboard update
+included); after it ``bench_data.py verify-leaderboard`` checks that Redis ranks equal the ledger's.
 """
 
 import argparse
@@ -98,6 +105,7 @@ SCENARIOS = {
     "flash-sale": "FlashSaleUser",
     "webhooks": "WebhookUser",
     "wallet": "WalletUser",
+    "loyalty-leaderboard": "LeaderboardUser",
 }
 DEFAULT_DATABASES = {
     "browse": ("postgres://postgres@127.0.0.1:5432/commerce_bench", "redis://127.0.0.1:6379/8"),
@@ -105,6 +113,7 @@ DEFAULT_DATABASES = {
     "flash-sale": ("postgres://postgres@127.0.0.1:5432/commerce_bench_orders", "redis://127.0.0.1:6379/9"),
     "webhooks": ("postgres://postgres@127.0.0.1:5432/commerce_bench_webhooks", "redis://127.0.0.1:6379/10"),
     "wallet": ("postgres://postgres@127.0.0.1:5432/commerce_bench_wallet", "redis://127.0.0.1:6379/11"),
+    "loyalty-leaderboard": ("postgres://postgres@127.0.0.1:5432/commerce_bench_lboard", "redis://127.0.0.1:6379/14"),
 }
 # The webhook scenario's fake Stripe keys; STRIPE_API_BASE points at the discard port: nothing can reach Stripe.
 BENCH_STRIPE = {
@@ -165,6 +174,7 @@ def main() -> int:
     parser.add_argument("--celery-workers", type=int, default=2, help="webhooks: worker processes on the queue")
     parser.add_argument("--workers-after", action="store_true", help="webhooks: start the workers after the load")
     parser.add_argument("--drain-timeout", type=int, default=600, help="webhooks: seconds to wait for the backlog")
+    parser.add_argument("--lb-writes", type=float, default=20.0, help="loyalty-leaderboard: earning entries/s")
     args = parser.parse_args()
     default_database, default_redis = DEFAULT_DATABASES[args.scenario]
     args.database_url = args.database_url or default_database
@@ -224,8 +234,14 @@ def main() -> int:
         env=env,
     )
     workers: list[subprocess.Popen] = []
+    lb_writer: subprocess.Popen | None = None
     if args.scenario == "webhooks" and not args.workers_after:
         workers = start_workers(args.celery_workers, env)
+    if args.scenario == "loyalty-leaderboard" and args.lb_writes > 0:
+        writer = ["lb-writer", "--data", str(data_file), "--rate", str(args.lb_writes)]
+        writer += ["--duration", str(args.duration)]
+        # The writer runs each entry's follow-ups at once (no Celery worker in this benchmark).
+        lb_writer = subprocess.Popen([*bench_data, *writer], cwd=ROOT, env={**env, "CELERY_TASK_ALWAYS_EAGER": "true"})
     drain: dict[str, float] = {}
     try:
         wait_for(f"{host}/api/v1/health")
@@ -266,7 +282,11 @@ def main() -> int:
                 time.sleep(0.5)
                 left, _, _ = backlog(bench_data, data_file, env)
             drain.update(seconds=time.monotonic() - started, left=left)
+        if lb_writer is not None:
+            lb_writer.wait(timeout=args.duration + 60)  # it stops by itself after --duration
     finally:
+        if lb_writer is not None and lb_writer.poll() is None:
+            lb_writer.terminate()
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
         stop(workers)
@@ -312,6 +332,12 @@ def main() -> int:
         print(f"Withdrawals created: {created} in {args.duration}s")
         verify = ["verify-wallet", "--data", str(data_file), "--expect", str(created)]
         checked = subprocess.run([*bench_data, *verify], cwd=ROOT, env=env, check=False)
+        failed = failed or checked.returncode != 0
+    if args.scenario == "loyalty-leaderboard":
+        reads = next((row for row in rows if row["name"] == "Aggregated"), None)
+        if reads is not None:
+            print(f"Leaderboard reads: {reads['rps']:.1f}/s, p95 {reads['p95']} ms, p99 {reads['p99']} ms")
+        checked = subprocess.run([*bench_data, "verify-leaderboard", "--data", str(data_file)], cwd=ROOT, env=env)
         failed = failed or checked.returncode != 0
     if args.scenario == "flash-sale":
         outcomes = json.loads(outcomes_file.read_text()) if outcomes_file.exists() else {}
