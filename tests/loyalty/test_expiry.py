@@ -175,7 +175,7 @@ def test_the_batch_size_is_a_positive_whole_number(batch_size):
 
 def test_the_nightly_task_expires_due_points(two_lots):
     with time_machine.travel(AFTER_JAN_EXPIRY, tick=False):
-        assert expire_points.delay().get() == 1
+        assert expire_points() == 1
 
     assert balances(two_lots) == (200, 0, 300)
 
@@ -219,7 +219,7 @@ def remind(now: datetime, callbacks) -> int:
         return points_expiry_reminders_send(now=now)
 
 
-def test_a_member_is_reminded_seven_days_before_by_email(two_lots, django_capture_on_commit_callbacks, mailoutbox):
+def test_a_member_is_reminded_seven_days_before_by_email(two_lots, django_capture_on_commit_callbacks):
     assert remind(datetime(2027, 1, 2, 9, tzinfo=UTC), django_capture_on_commit_callbacks) == 0  # 8 days before
     assert remind(datetime(2027, 1, 3, 9, tzinfo=UTC), django_capture_on_commit_callbacks) == 1
 
@@ -233,7 +233,6 @@ def test_a_member_is_reminded_seven_days_before_by_email(two_lots, django_captur
         "Spend them at checkout or on a reward before then. You have 300 points available.\n\n"
         "The Commerce team\n"
     )
-    assert [mail.subject for mail in mailoutbox] == ["100 of your points expire on 10 January 2027"]
     assert list(PointsLot.objects.order_by("available_at").values_list("reminded_at", flat=True)) == [
         datetime(2027, 1, 3, 9, tzinfo=UTC),
         None,
@@ -294,6 +293,6 @@ def test_the_morning_task_sends_the_reminders(two_lots, django_capture_on_commit
         time_machine.travel(datetime(2027, 1, 4, 9, tzinfo=UTC), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert send_expiry_reminders.delay().get() == 1
+        assert send_expiry_reminders() == 1
 
     assert Notification.objects.filter(template="loyalty/points_expiring").count() == 1
