@@ -92,7 +92,7 @@ class RewardCouponSerializer(serializers.Serializer[Any]):
     min_order_amount = MoneyField()
     cashback_rate = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     valid_from = serializers.DateTimeField()
-    valid_until = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField(allow_null=True, help_text="Reward coupons always end; null: no end.")
     used = serializers.BooleanField()
 
 
@@ -148,7 +148,9 @@ def redemption_payload(redemption: RewardRedemption) -> dict[str, Any]:
             "min_order_amount": money(coupon.min_order_amount, coupon.currency),
             "cashback_rate": _decimal(coupon.cashback_rate),
             "valid_from": serializers.DateTimeField().to_representation(coupon.starts_at),
-            "valid_until": serializers.DateTimeField().to_representation(coupon.ends_at),
+            "valid_until": (
+                serializers.DateTimeField().to_representation(coupon.ends_at) if coupon.ends_at is not None else None
+            ),
             "used": coupon.times_used > 0,
         },
         "created_at": serializers.DateTimeField().to_representation(redemption.created_at),
