@@ -455,6 +455,8 @@ SPECTACULAR_SETTINGS = {
         "WithdrawalStatusEnum": "cashback.models.WithdrawalStatus",
         "OfferKindEnum": "commerce.offers.models.OfferKind",
         "OrderStatusEnum": "commerce.orders.models.OrderStatus",
+        "PointsEntryKindEnum": "loyalty.models.PointsEntryKind",
+        "RewardKindEnum": "loyalty.models.RewardKind",
     },
 }
 
