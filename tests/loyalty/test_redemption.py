@@ -38,7 +38,8 @@ from loyalty.services.redemption import (
 from tests.loyalty.conftest import points_fund
 from tests.orders.factories import SHIPPING_ADDRESS
 
-pytestmark = pytest.mark.django_db
+# Tasks run in-process, also with a broker set (the event tests follow the receivers into the tasks).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
