@@ -428,10 +428,12 @@ class Reward(TimeStampedModel):
         ordering = ["points_cost", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(kind="discount_coupon") | Q(discount_value__gt=0), name="loyalty_reward_discount_value"
+                condition=~Q(kind="discount_coupon") | Q(discount_value__isnull=False, discount_value__gt=0),
+                name="loyalty_reward_discount_value",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="cashback_booster") | Q(cashback_rate__gt=0, cashback_rate__lte=100),
+                condition=~Q(kind="cashback_booster")
+                | Q(cashback_rate__isnull=False, cashback_rate__gt=0, cashback_rate__lte=100),
                 name="loyalty_reward_booster_rate",
             ),
             models.CheckConstraint(
