@@ -253,6 +253,25 @@ def test_the_rebuild_command_restores_boards_equal_to_the_ledger():
 
 @pytest.mark.redis
 @pytest.mark.django_db
+def test_an_entry_committed_after_the_rebuilds_snapshot_is_not_lost():
+    from loyalty.tasks.leaderboard import rebuild_leaderboards
+
+    priya, ravi = member("Priya Sharma"), member("Ravi Kumar")
+    post(priya, 100, NOW - timedelta(hours=1))
+    late = post(ravi, 40, NOW - timedelta(minutes=1))  # after the snapshot below; its task ran on the old boards
+    lb.leaderboard_record(entry_id=late.pk)
+
+    assert lb.leaderboards_rebuild(now=NOW - timedelta(minutes=2)) == 1  # the snapshot: Priya only
+
+    assert ranks(board()) == [(1, "Priya S.", 100), (2, "Ravi K.", 40)]
+    lb.leaderboard_record(entry_id=late.pk)  # the task again: still once
+    assert ranks(board()) == [(1, "Priya S.", 100), (2, "Ravi K.", 40)]
+    with time_machine.travel(NOW, tick=False):
+        assert rebuild_leaderboards.apply().get() == 2
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
 def test_a_missing_board_is_read_from_the_database_and_a_rebuild_queued(monkeypatch):
     priya = member("Priya Sharma")
     post(priya, 100, NOW - timedelta(hours=1))
