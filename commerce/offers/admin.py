@@ -64,6 +64,7 @@ class OfferAdminForm(forms.ModelForm):
             "kind",
             "code",
             "is_active",
+            "is_listed",
             "discount_type",
             "discount_value",
             "max_discount",
@@ -146,6 +147,7 @@ class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
     list_filter = (
         "kind",
         "is_active",
+        "is_listed",
         LiveStatusFilter,
         "discount_type",
         "applies_to",
@@ -159,7 +161,7 @@ class OfferAdmin(MerchantScopedAdminMixin, _ServiceSavingAdmin):
     ordering = ("-starts_at", "-id")
     actions = ("switch_on", "switch_off", "mark_link_broken", "mark_link_working")
     fieldsets = (
-        (None, {"fields": ("merchant", "title", "description", "kind", "code", "is_active")}),
+        (None, {"fields": ("merchant", "title", "description", "kind", "code", "is_active", "is_listed")}),
         ("Discount", {"fields": ("discount_type", "discount_value", "max_discount", "min_order_amount", "currency")}),
         ("Applies to", {"fields": ("applies_to", "categories", "products")}),
         (

@@ -106,6 +106,11 @@ class OfferQuerySet(models.QuerySet["Offer"]):
             merchant__status=MerchantStatus.ACTIVE,
         )
 
+    def listed(self, at=None) -> "OfferQuerySet":
+        """Live offers shown to everyone (lists, detail, trending, clicks): not the personal coupons
+        (``is_listed=False``, e.g. loyalty rewards), which work only for whoever holds their code."""
+        return self.live(at).filter(is_listed=True)
+
 
 class Offer(TimeStampedModel):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="offers")
@@ -176,6 +181,11 @@ class Offer(TimeStampedModel):
     )
     link_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True, help_text="Off: a draft or paused offer, invisible to shoppers.")
+    is_listed = models.BooleanField(
+        default=True,
+        help_text="Shown in the public offer lists. Off for personal coupons (loyalty rewards): their code still works "
+        "at checkout for whoever holds it, but nobody can find it.",
+    )
 
     objects = OfferQuerySet.as_manager()
 

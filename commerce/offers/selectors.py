@@ -30,7 +30,7 @@ def public_offers(
     """Live offers of active merchants. With ``expiring_within_days`` only those ending within that many days,
     soonest first; otherwise newest first."""
     now = at or timezone.now()
-    offers = Offer.objects.live(now).select_related("merchant")
+    offers = Offer.objects.listed(now).select_related("merchant")
     if merchant_slug:
         offers = offers.filter(merchant__slug=merchant_slug)
     if kind:
@@ -44,7 +44,7 @@ def public_offers(
 def public_offer(*, offer_id: int, at: datetime | None = None) -> Offer | None:
     """A live offer with its merchant, categories and products, or None (unknown or not live)."""
     return (
-        Offer.objects.live(at)
+        Offer.objects.listed(at)
         .select_related("merchant")
         .prefetch_related("categories", "products")
         .filter(pk=offer_id)
@@ -73,7 +73,7 @@ def trending_offers(*, limit: int = TRENDING_LIMIT, today: date | None = None) -
     )
     activity = F("daily_stats__clicks") * TRENDING_CLICK_WEIGHT + F("daily_stats__views") * TRENDING_VIEW_WEIGHT
     return list(
-        Offer.objects.live()
+        Offer.objects.listed()
         .filter(daily_stats__date__gte=days[-1], daily_stats__date__lte=today)
         .annotate(trending_score=Sum(activity * weight, output_field=FloatField()))
         .filter(trending_score__gt=0)

@@ -160,6 +160,7 @@ def reward_coupon_issue(*, reward: Reward, now: datetime) -> Offer:
             usage_limit=1,
             per_user_limit=1,
             is_active=True,
+            is_listed=False,  # a personal coupon: only its holder knows the code; never in the public lists
             **terms,
         )
         try:

@@ -133,6 +133,24 @@ def test_the_coupon_works_once_at_checkout(shopper, tshirt, make_reward):
         cart_coupon_apply(user=shopper, code=code)
 
 
+def test_a_reward_coupon_is_personal_never_listed_shown_or_clickable(shopper, tshirt, make_reward):
+    from rest_framework.test import APIClient
+
+    points_fund(user=shopper, points=1000)
+    coupon = reward_redeem(user_id=shopper.pk, reward_id=make_reward().pk).coupon
+    anyone = APIClient()
+
+    assert coupon.is_listed is False
+    listed = anyone.get("/api/v1/offers").json()["results"]
+    assert coupon.pk not in [offer["id"] for offer in listed]
+    assert anyone.get(f"/api/v1/offers/{coupon.pk}").status_code == 404
+    assert anyone.post(f"/api/v1/offers/{coupon.pk}/click").status_code == 404
+    # Its holder still applies it by code.
+    cart = Cart.objects.create(user=shopper, merchant=tshirt.product.merchant)
+    CartLine.objects.create(cart=cart, variant=tshirt, quantity=1)
+    assert cart_coupon_apply(user=shopper, code=coupon.code).discount == Decimal("100.00")
+
+
 def test_free_shipping_is_a_coupon_worth_the_merchants_shipping_fee(shopper, merchant, tshirt, make_reward):
     MerchantShipping.objects.create(merchant=merchant, flat_fee=Decimal("40.00"), free_shipping_threshold=None)
     points_fund(user=shopper, points=1000)

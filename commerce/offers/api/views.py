@@ -108,7 +108,7 @@ class OfferClickView(APIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        offer = Offer.objects.live().select_related("merchant").filter(pk=pk).first()
+        offer = Offer.objects.listed().select_related("merchant").filter(pk=pk).first()
         if offer is None:
             raise _not_found()
         user_id = request.user.pk if request.user and request.user.is_authenticated else None
