@@ -44,10 +44,13 @@ def on_order_refunded(sender: Any, *, order_id: int, **kwargs: Any) -> None:
 
 
 def on_order_cancelled(sender: Any, *, order_id: int, was_paid: bool = False, **kwargs: Any) -> None:
-    from .tasks.earning import apply_order_refund_points, release_order_hold
+    from .tasks.earning import apply_order_refund_points, refund_order_hold, release_order_hold
 
     if was_paid:
         transaction.on_commit(lambda: apply_order_refund_points.delay(order_id), robust=True)
+        # Spent points come back with the refund's event; an order paid entirely in points has no refund, so the
+        # cancellation itself returns them (idempotent: the refund event later returns only what is left).
+        transaction.on_commit(lambda: refund_order_hold.delay(order_id), robust=True)
     else:
         transaction.on_commit(lambda: release_order_hold.delay(order_id), robust=True)
 

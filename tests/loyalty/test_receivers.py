@@ -63,7 +63,11 @@ def send_account(signal, **kwargs):
             {"amount": "1.00", "currency": "INR", "refunded_total": "1.00", "fully_refunded": False},
             [("apply_order_refund_points", (7,)), ("refund_order_hold", (7,))],
         ),
-        (order_events.order_cancelled, {"was_paid": True}, [("apply_order_refund_points", (7,))]),
+        (
+            order_events.order_cancelled,
+            {"was_paid": True},
+            [("apply_order_refund_points", (7,)), ("refund_order_hold", (7,))],
+        ),
         (order_events.order_cancelled, {"was_paid": False}, [("release_order_hold", (7,))]),
         (order_events.order_expired, {}, [("release_order_hold", (7,))]),
         (order_events.order_delivered, {}, []),
