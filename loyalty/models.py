@@ -12,7 +12,8 @@ Rules the models carry (the services in ``services/`` do every write):
   (triggers, migration 0002). Each has a unique ``key`` naming its cause, the last guard against posting twice.
 * Points that become available form a :class:`PointsLot` with an expiry date; spending, expiring and taking back
   consume lots oldest first (FIFO). ``remaining`` is the one mutable figure of a lot, changed by the ledger service
-  in the same transaction as the entry that consumed it; ``sum(remaining) == available`` for every account.
+  in the same transaction as the entry that consumed it; ``sum(remaining) == available + held`` for every
+  account (a hold sets points aside without consuming lots; the spend that follows consumes them).
 """
 
 from decimal import Decimal

@@ -600,6 +600,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=9, minute=0),
         "options": {"expires": 3600},
     },
+    # Leaderboards rebuilt from the ledger, repairing updates lost while Redis was down.
+    "loyalty-rebuild-leaderboards": {
+        "task": "loyalty.tasks.leaderboard.rebuild_leaderboards",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 3600},
+    },
     "loyalty-review-tiers": {
         "task": "loyalty.tasks.tiers.review_tiers",
         "schedule": crontab(hour=3, minute=0),
@@ -696,6 +702,8 @@ LOYALTY_MAX_REDEEM_PERCENT = env.str("LOYALTY_MAX_REDEEM_PERCENT", default="50")
 # Points expire this many months after they become available; members are reminded this many days before.
 LOYALTY_EXPIRY_MONTHS = env.int("LOYALTY_EXPIRY_MONTHS", default=12)
 LOYALTY_EXPIRY_REMINDER_DAYS = env.int("LOYALTY_EXPIRY_REMINDER_DAYS", default=7)
+# GET loyalty lists points expiring within this many days (never fewer than the reminder days).
+LOYALTY_EXPIRING_SOON_DAYS = env.int("LOYALTY_EXPIRING_SOON_DAYS", default=30)
 # Referral points for the referrer and the new member, once the new member's first order is past its return window.
 LOYALTY_REFERRAL_REFERRER_POINTS = env.int("LOYALTY_REFERRAL_REFERRER_POINTS", default=500)
 LOYALTY_REFERRAL_REFEREE_POINTS = env.int("LOYALTY_REFERRAL_REFEREE_POINTS", default=250)
@@ -704,6 +712,10 @@ LOYALTY_TIER_WINDOW_MONTHS = env.int("LOYALTY_TIER_WINDOW_MONTHS", default=12)
 LOYALTY_TIER_DOWNGRADE_GRACE_DAYS = env.int("LOYALTY_TIER_DOWNGRADE_GRACE_DAYS", default=30)
 # How many members GET loyalty/leaderboard lists.
 LOYALTY_LEADERBOARD_SIZE = env.int("LOYALTY_LEADERBOARD_SIZE", default=10)
+# Week and month boards stay in Redis this many days after their period ends; recorded entry ids are remembered
+# this many days so a task run twice never counts an entry twice.
+LOYALTY_LEADERBOARD_KEEP_DAYS = env.int("LOYALTY_LEADERBOARD_KEEP_DAYS", default=7)
+LOYALTY_LEADERBOARD_DEDUP_DAYS = env.int("LOYALTY_LEADERBOARD_DEDUP_DAYS", default=7)
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
