@@ -250,6 +250,8 @@ def test_no_response_carries_a_bare_decimal_amount(schema):
         ("Merchant", "default_cashback_rate"),
         ("PercentageDiscount", "percent"),
         ("OrderLine", "tax_rate"),  # the line's tax rate, per cent
+        ("Reward", "cashback_rate"),  # a loyalty cashback booster's rate, per cent
+        ("RewardCoupon", "cashback_rate"),
     }
     decimals = {
         (name, prop_name)

@@ -601,8 +601,9 @@ def _checkout_queries(shopper, variants, key):
 
 # Idempotency: look-up, claim, store (3); cart lock, lines, variants lock (3); pricing: tax rates, coupon, shipping
 # (3); allocation: re-lock, one UPDATE, products (3); order insert; coupon redemption (4); lines, event, cart (3);
-# and 10 SAVEPOINT/RELEASE statements. The body is rendered from the rows just written.
-CHECKOUT_QUERIES = 30
+# and 10 SAVEPOINT/RELEASE statements; the loyalty points provider's quote (1). The body is rendered from the rows
+# just written.
+CHECKOUT_QUERIES = 31
 
 
 def test_checkout_runs_the_same_queries_for_one_line_and_for_ten(make_variant, merchant):

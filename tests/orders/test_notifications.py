@@ -13,7 +13,16 @@ from commerce.orders.services.transitions import order_cancel, order_fulfil, ord
 from tests.factories import StaffFactory, UserFactory
 from tests.orders.factories import order_build
 
-pytestmark = pytest.mark.usefixtures("eager_celery")
+pytestmark = pytest.mark.usefixtures("eager_celery", "no_achievements")
+
+
+@pytest.fixture
+def no_achievements(db):
+    """These tests watch the order's own messages. A paid order also earns loyalty points and may unlock an
+    achievement, whose message is tested in ``tests/loyalty``: switched off here so the outboxes stay exact."""
+    from loyalty.models import Achievement
+
+    Achievement.objects.update(is_active=False)
 
 
 @pytest.fixture
