@@ -165,12 +165,12 @@ def _expire_at(period: Period) -> int:
     """Unix time when a board's keys go (0: never): ``LOYALTY_LEADERBOARD_KEEP_DAYS`` after the period ends."""
     if period.ends_at is None:
         return 0
-    keep = settings.LOYALTY_LEADERBOARD_KEEP_DAYS
+    keep = int(settings.LOYALTY_LEADERBOARD_KEEP_DAYS)
     return int((period.ends_at + timedelta(days=keep)).timestamp())
 
 
 def _dedup_seconds() -> int:
-    return settings.LOYALTY_LEADERBOARD_DEDUP_DAYS * 86400
+    return int(settings.LOYALTY_LEADERBOARD_DEDUP_DAYS) * 86400
 
 
 def _reached_part(at: datetime) -> str:

@@ -415,7 +415,7 @@ def _expiring_by_date(lots: list[PointsLot], available: int) -> list[tuple[int, 
 def expiring_soon_days() -> int:
     """How far ahead ``GET loyalty`` lists expiring points: ``LOYALTY_EXPIRING_SOON_DAYS`` (default 30), and never
     less than the reminder period."""
-    days = settings.LOYALTY_EXPIRING_SOON_DAYS
+    days = int(settings.LOYALTY_EXPIRING_SOON_DAYS)
     return max(days, programme_get().expiry_reminder_days)
 
 
