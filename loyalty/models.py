@@ -40,7 +40,7 @@ def _money(**kwargs: Any) -> models.DecimalField:
 
 class Programme(models.Model):
     """The programme's settings: one row (``pk=1``), created with the defaults from settings on first use and
-    edited in the admin. Read through :func:`loyalty.services.programme.programme_get` (cached)."""
+    edited in the admin. Read through :func:`loyalty.services.programme.programme_get` (one query)."""
 
     point_value = models.DecimalField(
         max_digits=8,
