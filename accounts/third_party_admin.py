@@ -30,6 +30,8 @@ from rest_framework_simplejwt.token_blacklist.admin import OutstandingTokenAdmin
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from unfold.admin import ModelAdmin, TabularInline
 
+from commerce.core.admin_records import ReadOnlyAdminMixin
+
 
 class GroupAdmin(BaseGroupAdmin, ModelAdmin):
     """Roles are groups (:mod:`accounts.roles`)."""
@@ -47,7 +49,7 @@ class StaticDeviceAdmin(BaseStaticDeviceAdmin, ModelAdmin):
     inlines = [StaticTokenInline]
 
 
-class ReadOnlyRecordMixin:
+class ReadOnlyRecordMixin(ReadOnlyAdminMixin):
     """Records the libraries write: shown, never added, edited or deleted here (no Save buttons, no actions).
 
     Deleting a revoked token would make it valid again, and sign-in logs are evidence; a session is revoked by
@@ -55,15 +57,6 @@ class ReadOnlyRecordMixin:
     library's own permission methods."""
 
     actions: Any = None
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class OutstandingTokenAdmin(ReadOnlyRecordMixin, BaseOutstandingTokenAdmin, ModelAdmin):

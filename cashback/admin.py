@@ -59,7 +59,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import ModelAdmin
 from unfold.decorators import action as unfold_action
 from unfold.decorators import display
 
@@ -70,6 +70,7 @@ from commerce.catalog.permissions import (
     register_merchant_scoped_model,
     user_is_merchant_scoped,
 )
+from commerce.core.admin_records import ReadOnlyAdminMixin, ReadOnlyInline
 from commerce.core.admin_widgets import money_cell, money_text, percent_text
 from commerce.core.errors import DomainError
 
@@ -97,7 +98,7 @@ from .selectors import withdrawal_destination_masked
 register_merchant_scoped_model(Conversion, "merchant")
 register_merchant_scoped_model(ConversionReport, "merchant")
 
-ACTION_FORM = "admin/cashback/action_form.html"
+ACTION_FORM = "admin/service_action_form.html"
 
 CASHBACK_LABELS = {
     CashbackStatus.PENDING: "warning",
@@ -156,25 +157,6 @@ def _risk_rules(assessment: RiskAssessment | None) -> str:
             ((rule.get("weight", ""), rule.get("reason") or rule.get("code", "")) for rule in rules),
         ),
     )
-
-
-class _ReadOnly:
-    """Rows the services wrote: shown, never added, changed or deleted through a form."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class _ReadOnlyInline(_ReadOnly, TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
 
 
 class _ActionsMixin(_AdminBase):
@@ -307,7 +289,7 @@ _CASHBACK_ENTRY_EVENT_INLINE_FIELDS: list[str] = [
 ]
 
 
-class CashbackEntryEventInline(_ReadOnlyInline):
+class CashbackEntryEventInline(ReadOnlyInline):
     model = CashbackEntryEvent
     verbose_name_plural = "history"
     fields = tuple(_CASHBACK_ENTRY_EVENT_INLINE_FIELDS)
@@ -328,7 +310,7 @@ class CashbackEntryEventInline(_ReadOnlyInline):
 _RISK_ASSESSMENT_INLINE_FIELDS: list[str] = ["created_at", "score", "level", "rules_list"]
 
 
-class RiskAssessmentInline(_ReadOnlyInline):
+class RiskAssessmentInline(ReadOnlyInline):
     model = RiskAssessment
     verbose_name_plural = "risk assessments"
     fields = tuple(_RISK_ASSESSMENT_INLINE_FIELDS)
@@ -341,7 +323,7 @@ class RiskAssessmentInline(_ReadOnlyInline):
 
 
 @admin.register(CashbackEntry)
-class CashbackEntryAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
+class CashbackEntryAdmin(ReadOnlyAdminMixin, _ActionsMixin, ModelAdmin):
     list_display = [
         "id",
         "shopper",
@@ -542,7 +524,7 @@ class CashbackEntryAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
 
 
 @admin.register(CashbackEntryEvent)
-class CashbackEntryEventAdmin(_ReadOnly, ModelAdmin):
+class CashbackEntryEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     actions = None
     list_display = ["created_at", "entry_id", "from_status", "to_status", "amount", "note", "actor"]
     list_filter = ["to_status", ("created_at", admin.DateFieldListFilter)]
@@ -556,7 +538,7 @@ _RISK_ASSESSMENT_ADMIN_FIELDS: list[str] = ["entry", "score", "level", "rules_li
 
 
 @admin.register(RiskAssessment)
-class RiskAssessmentAdmin(_ReadOnly, ModelAdmin):
+class RiskAssessmentAdmin(ReadOnlyAdminMixin, ModelAdmin):
     actions = None
     list_display = ["created_at", "entry_id", "score", "level", "rules_list"]
     list_filter = ["level", ("created_at", admin.DateFieldListFilter)]
@@ -593,7 +575,7 @@ _WALLET_ENTRY_INLINE_FIELDS: list[str] = [
 ]
 
 
-class WalletEntryInline(_ReadOnlyInline):
+class WalletEntryInline(ReadOnlyInline):
     model = WalletEntry
     verbose_name_plural = "ledger (newest first)"
     fields = tuple(_WALLET_ENTRY_INLINE_FIELDS)
@@ -767,7 +749,7 @@ _WALLET_ENTRY_ADMIN_FIELDS: list[str] = [
 
 
 @admin.register(WalletEntry)
-class WalletEntryAdmin(_ReadOnly, ModelAdmin):
+class WalletEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     actions = None
     list_display = [
         "created_at",
@@ -846,7 +828,7 @@ _WITHDRAWAL_ADMIN_FIELDS: list[str] = [
 
 
 @admin.register(Withdrawal)
-class WithdrawalAdmin(_ReadOnly, _ActionsMixin, ModelAdmin):
+class WithdrawalAdmin(ReadOnlyAdminMixin, _ActionsMixin, ModelAdmin):
     list_display = [
         "id",
         "shopper",
@@ -1110,7 +1092,7 @@ def _body(text: str) -> str:
 _CONVERSION_REPORT_INLINE_FIELDS: list[str] = ["received_at", "outcome", "error_code", "timestamp", "body_text"]
 
 
-class ConversionReportInline(_ReadOnlyInline):
+class ConversionReportInline(ReadOnlyInline):
     model = ConversionReport
     verbose_name_plural = "reports received (raw)"
     fields = tuple(_CONVERSION_REPORT_INLINE_FIELDS)
@@ -1137,7 +1119,7 @@ _CONVERSION_ADMIN_FIELDS: list[str] = [
 
 
 @admin.register(Conversion)
-class ConversionAdmin(_ReadOnly, MerchantScopedAdminMixin, ModelAdmin):
+class ConversionAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, ModelAdmin):
     merchant_scope_lookup = "merchant"
     actions = None
     list_display = ["reference", "merchant", "shopper", "sale_cell", "status_label", "cashback_status", "reported_at"]
@@ -1216,7 +1198,7 @@ _CONVERSION_REPORT_ADMIN_FIELDS: list[str] = [
 
 
 @admin.register(ConversionReport)
-class ConversionReportAdmin(_ReadOnly, MerchantScopedAdminMixin, ModelAdmin):
+class ConversionReportAdmin(ReadOnlyAdminMixin, MerchantScopedAdminMixin, ModelAdmin):
     merchant_scope_lookup = "merchant"
     actions = None
     list_display = ["received_at", "merchant", "outcome_label", "error_code", "conversion_reference", "ip_hash"]

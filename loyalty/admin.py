@@ -43,12 +43,13 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import ModelAdmin
 from unfold.decorators import action as unfold_action
 from unfold.decorators import display
 
 from accounts.models import User
 from accounts.services.audit import audit_record
+from commerce.core.admin_records import ReadOnlyAdminMixin, ReadOnlyInline
 from commerce.core.admin_widgets import money_text
 from commerce.core.errors import DomainError
 from commerce.core.money import default_currency
@@ -75,7 +76,7 @@ from .models import (
     TierChange,
 )
 
-ACTION_FORM = "admin/loyalty/action_form.html"
+ACTION_FORM = "admin/service_action_form.html"
 ADJUST_PERMISSION = "loyalty.adjust_points"
 
 HOLD_LABELS = {HoldStatus.HELD: "warning", HoldStatus.SPENT: "success", HoldStatus.RELEASED: "info"}
@@ -99,25 +100,6 @@ def _member(user: User) -> str:
 
 def _points(value: int) -> str:
     return f"{value:+,d}" if value else "0"
-
-
-class _ReadOnly:
-    """Rows the services wrote: shown, never added, changed or deleted through a form."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class _ReadOnlyInline(_ReadOnly, TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
 
 
 def _snapshot(obj: Any, fields: list[str]) -> dict[str, str]:
@@ -322,7 +304,7 @@ _ENTRY_INLINE_FIELDS = [
 ]
 
 
-class PointsEntryInline(_ReadOnlyInline):
+class PointsEntryInline(ReadOnlyInline):
     model = PointsEntry
     verbose_name_plural = "ledger (newest first)"
     fields = tuple(_ENTRY_INLINE_FIELDS)
@@ -350,7 +332,7 @@ class PointsEntryInline(_ReadOnlyInline):
         return _entry_cause(obj)
 
 
-class OpenLotInline(_ReadOnlyInline):
+class OpenLotInline(ReadOnlyInline):
     model = PointsLot
     verbose_name_plural = "points not yet spent or expired (oldest first: spent and expired first)"
     fields = ("available_at", "points", "remaining", "expires_at", "reminded_at")
@@ -360,7 +342,7 @@ class OpenLotInline(_ReadOnlyInline):
         return super().get_queryset(request).filter(remaining__gt=0).order_by("available_at", "id")
 
 
-class TierChangeInline(_ReadOnlyInline):
+class TierChangeInline(ReadOnlyInline):
     model = TierChange
     verbose_name_plural = "tier history"
     fields = ("created_at", "from_tier", "to_tier", "qualifying_points", "reason")
@@ -371,7 +353,7 @@ class TierChangeInline(_ReadOnlyInline):
         return super().get_queryset(request).select_related("from_tier", "to_tier")
 
 
-class PointsHoldInline(_ReadOnlyInline):
+class PointsHoldInline(ReadOnlyInline):
     model = PointsHold
     verbose_name_plural = "checkout holds"
     fields = ("created_at", "order", "points", "amount", "status", "returned")
@@ -388,7 +370,7 @@ def _coupon_text(obj: RewardRedemption) -> str:
     return f"{obj.coupon.code} (used)" if obj.coupon.times_used else str(obj.coupon.code)
 
 
-class RewardRedemptionInline(_ReadOnlyInline):
+class RewardRedemptionInline(ReadOnlyInline):
     model = RewardRedemption
     verbose_name_plural = "rewards redeemed"
     fields = ("created_at", "reward", "points", "coupon_code")
@@ -540,7 +522,7 @@ _ENTRY_ADMIN_FIELDS = [
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(_ReadOnly, ModelAdmin):
+class PointsEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     actions = None
     list_display = [
         "created_at",
@@ -585,7 +567,7 @@ class PointsEntryAdmin(_ReadOnly, ModelAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(_ReadOnly, ModelAdmin):
+class TierChangeAdmin(ReadOnlyAdminMixin, ModelAdmin):
     actions = None
     list_display = ["created_at", "member", "from_tier", "to_tier", "qualifying_points", "reason"]
     list_filter = [("to_tier", admin.RelatedOnlyFieldListFilter), ("created_at", admin.DateFieldListFilter)]
@@ -601,7 +583,7 @@ class TierChangeAdmin(_ReadOnly, ModelAdmin):
 
 
 @admin.register(PointsHold)
-class PointsHoldAdmin(_ReadOnly, ModelAdmin):
+class PointsHoldAdmin(ReadOnlyAdminMixin, ModelAdmin):
     actions = None
     list_display = ["created_at", "member", "order", "points", "amount_cell", "status_label", "returned"]
     list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
@@ -625,7 +607,7 @@ class PointsHoldAdmin(_ReadOnly, ModelAdmin):
 
 
 @admin.register(RewardRedemption)
-class RewardRedemptionAdmin(_ReadOnly, ModelAdmin):
+class RewardRedemptionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     actions = None
     list_display = ["created_at", "member", "reward", "points", "coupon_code"]
     list_filter = [("reward", admin.RelatedOnlyFieldListFilter), ("created_at", admin.DateFieldListFilter)]
@@ -645,7 +627,7 @@ class RewardRedemptionAdmin(_ReadOnly, ModelAdmin):
 
 
 @admin.register(AchievementAward)
-class AchievementAwardAdmin(_ReadOnly, ModelAdmin):
+class AchievementAwardAdmin(ReadOnlyAdminMixin, ModelAdmin):
     actions = None
     list_display = ["awarded_at", "member", "achievement", "entry"]
     list_filter = [("achievement", admin.RelatedOnlyFieldListFilter), ("awarded_at", admin.DateFieldListFilter)]
@@ -661,7 +643,7 @@ class AchievementAwardAdmin(_ReadOnly, ModelAdmin):
 
 
 @admin.register(Referral)
-class ReferralAdmin(_ReadOnly, ModelAdmin):
+class ReferralAdmin(ReadOnlyAdminMixin, ModelAdmin):
     actions = None
     list_display = ["created_at", "referrer_text", "referee_text", "code", "status_label", "refused_reason", "order"]
     list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
