@@ -8,7 +8,6 @@ same things.
 """
 
 import re
-import unicodedata
 import uuid
 from decimal import Decimal
 
@@ -16,6 +15,7 @@ from django import forms
 from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
 from commerce.core.money import MAX_AMOUNT
+from commerce.core.text import has_hidden_characters
 
 REASON_MAX = 300
 REFERENCE_MAX = 100
@@ -25,7 +25,7 @@ REFERENCE_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/-]*", re.ASCII)
 
 def _clean_text(value: str) -> str:
     value = value.strip()
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co") and char not in "\n\r\t" for char in value):
+    if has_hidden_characters(value):
         raise forms.ValidationError("The text holds invisible or control characters.", code="control_characters")
     return value
 

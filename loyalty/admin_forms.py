@@ -6,11 +6,12 @@ characters, a one-time key); what may happen (enough available points, the key u
 """
 
 import re
-import unicodedata
 import uuid
 
 from django import forms
 from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminTextareaWidget
+
+from commerce.core.text import has_hidden_characters
 
 REASON_MAX = 300
 # No single adjustment moves more than this many points either way (a typo's extra zeros are refused).
@@ -19,7 +20,7 @@ MAX_ADJUSTMENT_POINTS = 10_000_000
 
 def _clean_text(value: str) -> str:
     value = value.strip()
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co") and char not in "\n\r\t" for char in value):
+    if has_hidden_characters(value):
         raise forms.ValidationError("The text holds invisible or control characters.", code="control_characters")
     return value
 

@@ -5,11 +5,12 @@ what may be refunded is the refund service's decision (``payments.services.refun
 admin, the tasks and any API refuse the same things.
 """
 
-import unicodedata
 from decimal import Decimal
 
 from django import forms
 from unfold.widgets import UnfoldAdminDecimalFieldWidget, UnfoldAdminTextareaWidget
+
+from commerce.core.text import has_hidden_characters
 
 from .models import Refund
 
@@ -34,6 +35,6 @@ class RefundForm(forms.Form):
 
     def clean_reason(self) -> str:
         value = self.cleaned_data["reason"].strip()
-        if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co") and char not in "\n\r\t" for char in value):
+        if has_hidden_characters(value):
             raise forms.ValidationError("The reason holds invisible or control characters.", code="control_characters")
         return value

@@ -58,6 +58,7 @@ from accounts.models import User
 from accounts.services.audit import audit_record
 from commerce.core.errors import Conflict, InvalidInput, NotFoundError, PermissionDeniedError
 from commerce.core.money import MAX_AMOUNT, MoneyError, quantize, to_decimal
+from commerce.core.text import has_hidden_characters
 
 from ..models import (
     WITHDRAWAL_TRANSITIONS,
@@ -222,7 +223,7 @@ def _clean_note(value: Any, *, field: str, max_length: int) -> str:
     if len(text) > max_length:
         message = f"Ensure this field has no more than {max_length} characters."
         raise InvalidInput(f"The {field} is too long.", fields={field: [message]})
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co") and char not in "\n\r\t" for char in text):
+    if has_hidden_characters(text):
         raise InvalidInput(f"The {field} contains invalid characters.", fields={field: ["Remove control characters."]})
     return text
 

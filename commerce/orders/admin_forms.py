@@ -4,10 +4,10 @@ They only check the input's shape (lengths, no control characters); whether an o
 transitions service's decision, so the admin, the API and the tasks refuse the same things.
 """
 
-import unicodedata
-
 from django import forms
 from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
+
+from commerce.core.text import has_hidden_characters
 
 from .models import Order, OrderEvent
 
@@ -21,8 +21,7 @@ def _printable(value: str, *, field: str, multiline: bool = False) -> str:
     joiners): they make a tracking number or a note read differently from what is stored. Line breaks are
     allowed in a multi-line note."""
     value = value.strip()
-    allowed = {"\n", "\r", "\t"} if multiline else set()
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co") and char not in allowed for char in value):
+    if has_hidden_characters(value, multiline=multiline):
         raise forms.ValidationError(f"The {field} holds invisible or control characters.", code="control_characters")
     return value
 

@@ -60,6 +60,7 @@ from accounts.models import User
 from accounts.services.audit import audit_record
 from commerce.core.errors import Conflict, DomainError, InvalidInput, NotFoundError
 from commerce.core.money import MAX_AMOUNT, MoneyError, quantize, to_decimal
+from commerce.core.text import has_hidden_characters
 from commerce.orders.models import Order, OrderStatus
 from commerce.orders.models import PaymentStatus as OrderPaymentStatus
 from commerce.orders.services.transitions import order_flag, order_lock, order_record_refund
@@ -108,7 +109,7 @@ def _clean_reason(reason: Any) -> str:
             "The reason is too long.",
             fields={"reason": [f"Ensure this field has no more than {MAX_REASON_LENGTH} characters."]},
         )
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co") and char not in "\n\r\t" for char in text):
+    if has_hidden_characters(text):
         raise InvalidInput("The reason contains invalid characters.", fields={"reason": ["Remove control characters."]})
     return text
 

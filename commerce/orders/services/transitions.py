@@ -63,6 +63,7 @@ from commerce.catalog.models import ProductVariant
 from commerce.catalog.services.stock import variant_stock_adjust, variants_stock_fulfil, variants_stock_release
 from commerce.core.errors import Conflict, InvalidInput, NotFoundError
 from commerce.core.money import MAX_AMOUNT, MoneyError, quantize, to_decimal
+from commerce.core.text import has_hidden_characters
 from commerce.offers.services import coupon_release
 
 from .. import events
@@ -84,8 +85,6 @@ MAX_NOTE_LENGTH = 500  # OrderEvent.note
 MAX_CARRIER_LENGTH = 60  # Order.carrier
 MAX_TRACKING_LENGTH = 80  # Order.tracking_number
 MAX_REFERENCE_LENGTH = 255
-
-_LINE_BREAKS = frozenset("\n\r\t")
 
 AUDIT_CANCELLED_PAID = "order.cancelled_paid"
 AUDIT_REFUND_RECORDED = "order.refund_recorded"
@@ -125,8 +124,7 @@ def _clean_text(value: Any, *, name: str, max_length: int, required: bool, multi
         raise InvalidInput(
             f"{name} is too long.", fields={name: [f"Ensure this field has no more than {max_length} characters."]}
         )
-    allowed = _LINE_BREAKS if multiline else frozenset()
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co") and char not in allowed for char in text):
+    if has_hidden_characters(text, multiline=multiline):
         raise InvalidInput(f"{name} contains invalid characters.", fields={name: ["Remove control characters."]})
     return text
 
