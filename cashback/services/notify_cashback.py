@@ -25,9 +25,8 @@ from typing import Any
 
 from django.db import transaction
 
-from commerce.core.errors import DomainError
 from commerce.notifications.models import Notification
-from commerce.notifications.services import notification_send_email, notification_send_sms
+from commerce.notifications.services import notification_send_to_reachable
 from commerce.orders.services.notify import format_money
 
 from ..models import CashbackEntry, CashbackSource, CashbackStatus, Wallet
@@ -66,17 +65,15 @@ def cashback_notify_now(*, entry_id: int, kind: str, amount: Decimal) -> Notific
     order_email = entry.order.email if entry.order is not None else ""
     email = order_email or entry.user.email or ""
     phone = entry.user.phone or (entry.order.phone if entry.order is not None else "")
-    template = f"cashback/{kind}"
-    try:
-        if email:
-            return notification_send_email(to=email, template=template, context=context, user_id=entry.user_id)
-        if phone:
-            return notification_send_sms(to=phone, template=template, context=context, user_id=entry.user_id)
-    except DomainError as exc:
-        logger.warning("cashback entry %s: %s message not sent: %s", entry_id, kind, exc.detail)
-        return None
-    logger.warning("cashback entry %s: no email or phone to send the %s message to", entry_id, kind)
-    return None
+    return notification_send_to_reachable(
+        email=email,
+        phone=phone,
+        template=f"cashback/{kind}",
+        context=context,
+        user_id=entry.user_id,
+        label=f"cashback entry {entry_id}",
+        kind=kind,
+    )
 
 
 def cashback_notify(*, entry_id: int, kind: str, amount: Decimal) -> None:

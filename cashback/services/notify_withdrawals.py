@@ -20,9 +20,8 @@ from typing import Any
 
 from django.db import transaction
 
-from commerce.core.errors import DomainError
 from commerce.notifications.models import Notification
-from commerce.notifications.services import notification_send_email, notification_send_sms
+from commerce.notifications.services import notification_send_to_reachable
 from commerce.orders.services.notify import format_money
 
 from ..models import Withdrawal
@@ -55,17 +54,15 @@ def withdrawal_notify_now(*, withdrawal_id: int, kind: str) -> Notification | No
     context = withdrawal_message_context(withdrawal=withdrawal)
     email = withdrawal.user.email or ""
     phone = withdrawal.user.phone or ""
-    template = f"withdrawals/{kind}"
-    try:
-        if email:
-            return notification_send_email(to=email, template=template, context=context, user_id=withdrawal.user_id)
-        if phone:
-            return notification_send_sms(to=phone, template=template, context=context, user_id=withdrawal.user_id)
-    except DomainError as exc:
-        logger.warning("withdrawal %s: %s message not sent: %s", withdrawal_id, kind, exc.detail)
-        return None
-    logger.warning("withdrawal %s: no email or phone to send the %s message to", withdrawal_id, kind)
-    return None
+    return notification_send_to_reachable(
+        email=email,
+        phone=phone,
+        template=f"withdrawals/{kind}",
+        context=context,
+        user_id=withdrawal.user_id,
+        label=f"withdrawal {withdrawal_id}",
+        kind=kind,
+    )
 
 
 def withdrawal_notify(*, withdrawal_id: int, kind: str) -> None:

@@ -35,7 +35,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from commerce.core.errors import Conflict, InvalidInput
+from commerce.core.errors import Conflict, DomainError, InvalidInput
 
 from .email import send_email
 from .errors import PermanentSendError, TransientSendError
@@ -140,6 +140,25 @@ def notification_send_sms(
     return _notification_create(
         channel=Notification.Channel.SMS, recipient=to, template=template, body=body, user_id=user_id
     )
+
+
+def notification_send_to_reachable(
+    *, email: str, phone: str, template: str, context: dict[str, Any], user_id: int | None, label: str, kind: str
+) -> Notification | None:
+    """Queue ``template`` to whoever can be reached: by email when there is an address, else by SMS when there is
+    a number. A refused address or number, or neither, is logged at WARNING (``"<label>: <kind> message not sent:
+    ..."``) and answers None: a message never breaks what triggered it. ``label`` names the cause in the log
+    (``"order ORD-ABC123"``, ``"member 42"``)."""
+    try:
+        if email:
+            return notification_send_email(to=email, template=template, context=context, user_id=user_id)
+        if phone:
+            return notification_send_sms(to=phone, template=template, context=context, user_id=user_id)
+    except DomainError as exc:
+        logger.warning("%s: %s message not sent: %s", label, kind, exc.detail)
+        return None
+    logger.warning("%s: no email or phone to send the %s message to", label, kind)
+    return None
 
 
 def _notification_create(**fields: Any) -> Notification:

@@ -25,9 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from commerce.core.errors import DomainError
 from commerce.notifications.models import Notification
-from commerce.notifications.services import notification_send_email, notification_send_sms
+from commerce.notifications.services import notification_send_to_reachable
 
 from ..models import PointsAccount
 
@@ -71,16 +70,15 @@ def points_expiring_notify_now(
         logger.warning("user %s vanished before their points-expiring message was sent", user_id)
         return None
     context = points_expiring_context(user=user, points=points, expires_at=expires_at, lots=lots)
-    try:
-        if user.email:
-            return notification_send_email(to=user.email, template=EXPIRING_TEMPLATE, context=context, user_id=user_id)
-        if user.phone:
-            return notification_send_sms(to=user.phone, template=EXPIRING_TEMPLATE, context=context, user_id=user_id)
-    except DomainError as exc:
-        logger.warning("user %s: points-expiring message not sent: %s", user_id, exc.detail)
-        return None
-    logger.warning("user %s: no email or phone to send the points-expiring message to", user_id)
-    return None
+    return notification_send_to_reachable(
+        email=user.email or "",
+        phone=user.phone or "",
+        template=EXPIRING_TEMPLATE,
+        context=context,
+        user_id=user_id,
+        label=f"user {user_id}",
+        kind="points-expiring",
+    )
 
 
 def points_expiring_notify(

@@ -24,9 +24,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from commerce.core.errors import DomainError
 from commerce.notifications.models import Notification
-from commerce.notifications.services import notification_send_email, notification_send_sms
+from commerce.notifications.services import notification_send_to_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -53,17 +52,15 @@ def member_notify_now(*, user_id: int, kind: str, context: dict[str, Any]) -> No
     full = {"name": getattr(user, "full_name", "") or "there", **context}
     email = getattr(user, "email", "") or ""
     phone = getattr(user, "phone", "") or ""
-    template = f"loyalty/{kind}"
-    try:
-        if email:
-            return notification_send_email(to=email, template=template, context=full, user_id=user_id)
-        if phone:
-            return notification_send_sms(to=phone, template=template, context=full, user_id=user_id)
-    except DomainError as exc:
-        logger.warning("member %s: %s message not sent: %s", user_id, kind, exc.detail)
-        return None
-    logger.warning("member %s: no email or phone to send the %s message to", user_id, kind)
-    return None
+    return notification_send_to_reachable(
+        email=email,
+        phone=phone,
+        template=f"loyalty/{kind}",
+        context=full,
+        user_id=user_id,
+        label=f"member {user_id}",
+        kind=kind,
+    )
 
 
 def member_notify(*, user_id: int, kind: str, context: dict[str, Any]) -> None:

@@ -28,10 +28,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from commerce.core.errors import DomainError
 from commerce.core.money import quantize
 from commerce.notifications.models import Notification
-from commerce.notifications.services import notification_send_email, notification_send_sms
+from commerce.notifications.services import notification_send_to_reachable
 
 from ..models import Order, OrderEvent, OrderEventType, OrderStatus
 
@@ -110,17 +109,15 @@ def order_notify_now(*, order_id: int, kind: str) -> Notification | None:
     context = order_message_context(order=order)
     email = order.email or (order.user.email or "")
     phone = order.phone or (order.user.phone or "")
-    template = f"orders/{kind}"
-    try:
-        if email:
-            return notification_send_email(to=email, template=template, context=context, user_id=order.user_id)
-        if phone:
-            return notification_send_sms(to=phone, template=template, context=context, user_id=order.user_id)
-    except DomainError as exc:
-        logger.warning("order %s: %s message not sent: %s", order.number, kind, exc.detail)
-        return None
-    logger.warning("order %s: no email or phone to send the %s message to", order.number, kind)
-    return None
+    return notification_send_to_reachable(
+        email=email,
+        phone=phone,
+        template=f"orders/{kind}",
+        context=context,
+        user_id=order.user_id,
+        label=f"order {order.number}",
+        kind=kind,
+    )
 
 
 def order_notify(*, order_id: int, kind: str) -> None:
